@@ -1,0 +1,93 @@
+package evstore
+
+import "context"
+
+// A Backend stores events for a Store. It is the only seam between evstore's
+// core and a database: the core validates input, pages reads, runs the
+// notifier and serves watchers; a Backend does the I/O. The sqlite and
+// postgres packages implement it, and storetest.Run checks that an
+// implementation behaves as evstore promises.
+//
+// The Store calls a Backend from many goroutines at once. Arguments have been
+// validated: stream ids are valid, filters pass Validate, limits are positive.
+type Backend interface {
+	// Append writes req's events to the end of req.StreamID, atomically,
+	// and returns the stream's version after the write. Inside its
+	// transaction it skips events whose ID the stream already has; if none
+	// is left it returns the current version and writes nothing, whatever
+	// req.Expect says. Otherwise it checks req.Expect against the version
+	// in the database (Expectation.Check) and returns its *ConflictError on
+	// a mismatch. Versions continue the stream with no gap.
+	Append(ctx context.Context, req AppendRequest) (int64, error)
+
+	// Read appends to dst the events q selects, at most q.Limit of them, in
+	// the order q asks for, and returns the extended slice.
+	Read(ctx context.Context, q Query, dst []StoredEvent) ([]StoredEvent, error)
+
+	// Head returns the current version of streamID (0 when it has no
+	// events). For All it returns the newest Sequence that readers may rely
+	// on: every event up to it is committed, and no event with a lower
+	// Sequence can appear later.
+	Head(ctx context.Context, streamID string) (int64, error)
+
+	// Metrics describes streamID, or the whole store for All.
+	Metrics(ctx context.Context, streamID string) (Metrics, error)
+
+	// SaveSnapshot stores snap, replacing the one with the same stream and
+	// projection. snap.Timestamp is set by the Store.
+	SaveSnapshot(ctx context.Context, snap Snapshot) error
+
+	// LoadSnapshot returns the snapshot of streamID for projection, or
+	// nil, nil when there is none.
+	LoadSnapshot(ctx context.Context, streamID, projection string) (*Snapshot, error)
+
+	// Changes returns a channel that receives a value, coalesced, whenever
+	// events may have been committed by anything other than this Store
+	// (another process, another Store on the same database). The Store
+	// calls it once, when its first watcher starts, and cancels ctx when it
+	// closes; the Backend stops whatever serves the channel by then, or at
+	// the latest in Close.
+	Changes(ctx context.Context) <-chan struct{}
+
+	// Close releases the Backend's resources. The Store calls it once,
+	// after every other call has returned.
+	Close() error
+}
+
+// An AppendRequest is a validated Write, as a Backend receives it.
+type AppendRequest struct {
+	// StreamID is the stream to append to; never All.
+	StreamID string
+	// Events are the events to append, at least one. Their IDs are unique
+	// within the request (the Store drops repeats, first wins).
+	Events []EncodedEvent
+	// Expect is the version condition to check when some event is new.
+	Expect Expectation
+}
+
+// An EncodedEvent is a CandidateEvent whose metadata is encoded as JSON.
+type EncodedEvent struct {
+	ID       string // idempotency key, "" for none
+	Type     string // non-empty
+	Data     []byte
+	Metadata []byte // a JSON object, or nil for none
+}
+
+// A Query selects events for Backend.Read.
+type Query struct {
+	// StreamID is the stream to read, or All.
+	StreamID string
+	// After selects positions above it: Version on a stream, Sequence on All.
+	After int64
+	// Before, when above zero, selects positions below it.
+	Before int64
+	// MaxSequence, when above zero, selects events with Sequence at most it,
+	// so that pages of one read see one consistent view.
+	MaxSequence int64
+	// Filter selects events for which Filter.Match holds.
+	Filter Filter
+	// Limit is the most events to return; always above zero.
+	Limit int
+	// Backwards orders the events newest first; otherwise oldest first.
+	Backwards bool
+}

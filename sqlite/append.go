@@ -1,0 +1,187 @@
+package sqlite
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"zombiezen.com/go/sqlite"
+)
+
+// insertChunk is the most rows one INSERT statement carries: multi-row
+// inserts run about 1.5x faster than one statement per row.
+const insertChunk = 64
+
+// Append implements evstore.Backend. It runs in one IMMEDIATE transaction on
+// the writer connection, so the version it reads cannot change before commit.
+func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (version int64, err error) {
+	conn, err := take(ctx, b.writer)
+	if err != nil {
+		return 0, err
+	}
+	defer put(b.writer, conn)
+	if err := exec(ctx, conn, "BEGIN IMMEDIATE"); err != nil {
+		return 0, interrupted(ctx, err)
+	}
+	defer func() {
+		if err == nil {
+			err = exec(ctx, conn, "COMMIT")
+		}
+		if err != nil {
+			rollback(conn)
+			version, err = 0, interrupted(ctx, err)
+		}
+	}()
+	return appendTx(conn, req, formatTimestamp(time.Now()))
+}
+
+func rollback(conn *sqlite.Conn) {
+	if !conn.AutocommitEnabled() {
+		_ = exec(context.Background(), conn, "ROLLBACK")
+	}
+}
+
+// appendTx does Append's work inside its transaction.
+func appendTx(conn *sqlite.Conn, req evstore.AppendRequest, ts string) (int64, error) {
+	cur, err := streamHead(conn, req.StreamID)
+	if err != nil {
+		return 0, err
+	}
+	events := req.Events
+	if cur > 0 && hasKeys(events) {
+		// Repeated keys are rare: try the insert and let the unique index
+		// find them, undoing the attempt if it does.
+		if req.Expect.Check(req.StreamID, cur) == nil {
+			if err := exec(context.Background(), conn, "SAVEPOINT optimistic"); err != nil {
+				return 0, err
+			}
+			err := insert(conn, req.StreamID, ts, cur, events)
+			if err == nil {
+				return cur + int64(len(events)), exec(context.Background(), conn, "RELEASE optimistic")
+			}
+			if sqlite.ErrCode(err) != sqlite.ResultConstraintUnique {
+				return 0, err
+			}
+			if err := exec(context.Background(), conn, "ROLLBACK TO optimistic"); err != nil {
+				return 0, err
+			}
+			if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
+				return 0, err
+			}
+		}
+		if events, err = dropExisting(conn, req.StreamID, events); err != nil {
+			return 0, err
+		}
+		if len(events) == 0 {
+			return cur, nil // a retry of a write that went through
+		}
+	}
+	if err := req.Expect.Check(req.StreamID, cur); err != nil {
+		return 0, err
+	}
+	return cur + int64(len(events)), insert(conn, req.StreamID, ts, cur, events)
+}
+
+func hasKeys(events []evstore.EncodedEvent) bool {
+	for _, e := range events {
+		if e.ID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// streamHead returns the stream's version in the database.
+func streamHead(conn *sqlite.Conn, streamID string) (int64, error) {
+	stmt := conn.Prep("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?")
+	defer stmt.Reset()
+	stmt.BindText(1, streamID)
+	if _, err := stmt.Step(); err != nil {
+		return 0, err
+	}
+	return stmt.ColumnInt64(0), nil
+}
+
+// dropExisting returns the events whose key the stream does not have yet.
+func dropExisting(conn *sqlite.Conn, streamID string, events []evstore.EncodedEvent) ([]evstore.EncodedEvent, error) {
+	stmt := conn.Prep("SELECT 1 FROM events WHERE stream_id = ? AND idempotency_key = ?")
+	stmt.BindText(1, streamID)
+	fresh := make([]evstore.EncodedEvent, 0, len(events))
+	for _, e := range events {
+		if e.ID != "" {
+			stmt.BindText(2, e.ID)
+			found, err := stmt.Step()
+			stmt.Reset()
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				continue
+			}
+		}
+		fresh = append(fresh, e)
+	}
+	return fresh, nil
+}
+
+// insert writes events as versions cur+1, cur+2, ... in multi-row INSERTs.
+func insert(conn *sqlite.Conn, streamID, ts string, cur int64, events []evstore.EncodedEvent) error {
+	for len(events) > 0 {
+		n := min(len(events), insertChunk)
+		stmt := conn.Prep(insertSQL(n))
+		stmt.BindText(1, streamID)
+		stmt.BindText(2, ts)
+		for i, e := range events[:n] {
+			p := 3 + 5*i
+			if e.ID == "" {
+				stmt.BindNull(p)
+			} else {
+				stmt.BindText(p, e.ID)
+			}
+			stmt.BindText(p+1, e.Type)
+			if e.Metadata == nil {
+				stmt.BindNull(p + 2)
+			} else {
+				stmt.BindText(p+2, string(e.Metadata))
+			}
+			stmt.BindBytes(p+3, e.Data)
+			cur++
+			stmt.BindInt64(p+4, cur)
+		}
+		_, err := stmt.Step()
+		stmt.Reset()
+		if err != nil {
+			return err
+		}
+		events = events[n:]
+	}
+	return nil
+}
+
+var insertSQLs [insertChunk + 1]string
+
+func init() {
+	for n := 1; n <= insertChunk; n++ {
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO events (stream_id, timestamp, idempotency_key, event_type, metadata, data, version) VALUES ")
+		for i := range n {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			p := 3 + 5*i
+			sb.WriteString("(?1,?2")
+			for j := range 5 {
+				sb.WriteString(",?")
+				sb.WriteString(strconv.Itoa(p + j))
+			}
+			sb.WriteByte(')')
+		}
+		insertSQLs[n] = sb.String()
+	}
+}
+
+// insertSQL returns the INSERT statement for n rows; parameters 1 and 2 are
+// the stream id and timestamp, then five per row.
+func insertSQL(n int) string { return insertSQLs[n] }

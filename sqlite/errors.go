@@ -1,0 +1,54 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-event-sourcing/evstore"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// translate maps driver errors onto evstore's sentinel errors where one
+// applies, keeping the driver's message.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch sqlite.ErrCode(err).ToPrimary() {
+	case sqlite.ResultNotADB, sqlite.ResultCorrupt:
+		return fmt.Errorf("%w: %v", evstore.ErrCorrupt, err)
+	case sqlite.ResultBusy:
+		return fmt.Errorf("evstore/sqlite: database is locked by another writer (busy timeout expired): %w", err)
+	}
+	return err
+}
+
+// exec runs one statement that returns no rows, keeping it prepared.
+func exec(ctx context.Context, conn *sqlite.Conn, query string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stmt, err := conn.Prepare(query)
+	if err != nil {
+		return translate(err)
+	}
+	_, err = stmt.Step()
+	if rerr := stmt.Reset(); err == nil {
+		err = rerr
+	}
+	return translate(err)
+}
+
+// execScript runs several statements in one savepoint.
+func execScript(conn *sqlite.Conn, script string) error {
+	return translate(sqlitex.ExecuteScript(conn, script, nil))
+}
+
+// interrupted returns ctx's error in place of an SQLite interrupt caused by it.
+func interrupted(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && sqlite.ErrCode(err) == sqlite.ResultInterrupt {
+		return ctx.Err()
+	}
+	return translate(err)
+}

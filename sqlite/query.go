@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"zombiezen.com/go/sqlite"
+)
+
+// Head implements evstore.Backend. In SQLite a Sequence becomes visible
+// only when its transaction commits, and writers commit in Sequence order,
+// so the newest id is always safe to read up to.
+func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return 0, err
+	}
+	defer put(b.readers, conn)
+	var v int64
+	if streamID == evstore.All {
+		stmt := conn.Prep("SELECT COALESCE(MAX(id), 0) FROM events")
+		_, err = stmt.Step()
+		v = stmt.ColumnInt64(0)
+		stmt.Reset()
+	} else {
+		v, err = streamHead(conn, streamID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("evstore/sqlite: version of %s: %w", streamID, interrupted(ctx, err))
+	}
+	return v, nil
+}
+
+// Metrics implements evstore.Backend, in one statement so that its figures
+// agree with each other.
+func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics, error) {
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return evstore.Metrics{}, err
+	}
+	defer put(b.readers, conn)
+	var stmt *sqlite.Stmt
+	if streamID == evstore.All {
+		stmt = conn.Prep(`SELECT COUNT(*), COALESCE(MAX(id), 0),
+			(SELECT timestamp FROM events ORDER BY id DESC LIMIT 1) FROM events`)
+	} else {
+		stmt = conn.Prep(`SELECT COUNT(*), COALESCE(MAX(version), 0),
+			(SELECT timestamp FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1)
+			FROM events WHERE stream_id = ?1`)
+		stmt.BindText(1, streamID)
+	}
+	defer stmt.Reset()
+	if _, err := stmt.Step(); err != nil {
+		return evstore.Metrics{}, fmt.Errorf("evstore/sqlite: metrics of %s: %w", streamID, interrupted(ctx, err))
+	}
+	m := evstore.Metrics{StreamID: streamID, EventCount: stmt.ColumnInt64(0), Version: stmt.ColumnInt64(1)}
+	if stmt.ColumnType(2) != sqlite.TypeNull {
+		if m.LastTimestamp, err = parseTimestamp(stmt.ColumnText(2)); err != nil {
+			return m, fmt.Errorf("%w: metrics of %s: %v", evstore.ErrCorrupt, streamID, err)
+		}
+	}
+	return m, nil
+}
+
+// SaveSnapshot implements evstore.Backend.
+func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
+	conn, err := take(ctx, b.writer)
+	if err != nil {
+		return err
+	}
+	defer put(b.writer, conn)
+	stmt := conn.Prep(`INSERT INTO snapshots (stream_id, projection_name, version, state, timestamp)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (stream_id, projection_name) DO UPDATE SET
+		version = excluded.version, state = excluded.state, timestamp = excluded.timestamp`)
+	defer stmt.Reset()
+	stmt.BindText(1, snap.StreamID)
+	stmt.BindText(2, snap.Projection)
+	stmt.BindInt64(3, snap.Version)
+	stmt.BindBytes(4, snap.State)
+	stmt.BindText(5, formatTimestamp(snap.Timestamp))
+	if _, err := stmt.Step(); err != nil {
+		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
+	}
+	return nil
+}
+
+// LoadSnapshot implements evstore.Backend.
+func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return nil, err
+	}
+	defer put(b.readers, conn)
+	stmt := conn.Prep(`SELECT version, state, timestamp FROM snapshots
+		WHERE stream_id = ? AND projection_name = ?`)
+	defer stmt.Reset()
+	stmt.BindText(1, streamID)
+	stmt.BindText(2, projection)
+	row, err := stmt.Step()
+	if err != nil {
+		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
+	}
+	if !row {
+		return nil, nil
+	}
+	snap := &evstore.Snapshot{StreamID: streamID, Projection: projection, Version: stmt.ColumnInt64(0)}
+	snap.State = make([]byte, stmt.ColumnLen(1))
+	stmt.ColumnBytes(1, snap.State)
+	if snap.Timestamp, err = parseTimestamp(stmt.ColumnText(2)); err != nil {
+		return nil, fmt.Errorf("%w: snapshot %s/%s: %v", evstore.ErrCorrupt, streamID, projection, err)
+	}
+	return snap, nil
+}
+
+// Changes implements evstore.Backend: a goroutine polls PRAGMA data_version,
+// which changes when another connection commits, at the poll interval.
+func (b *backend) Changes(ctx context.Context) <-chan struct{} {
+	if b.memory {
+		return nil // nothing else can reach a private in-memory database
+	}
+	ch := make(chan struct{}, 1)
+	conn, err := b.openConn(ctx, false)
+	if err != nil {
+		// Fall back on a plain tick: the notifier then checks Head itself.
+		conn = nil
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if conn != nil {
+			defer conn.Close()
+		}
+		tick := time.NewTicker(b.cfg.pollInterval)
+		defer tick.Stop()
+		var last int64 = -1
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if conn != nil {
+				v, err := dataVersion(conn)
+				if err == nil && v == last {
+					continue
+				}
+				last = v
+			}
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return ch
+}
+
+func dataVersion(conn *sqlite.Conn) (int64, error) {
+	stmt := conn.Prep("PRAGMA data_version")
+	defer stmt.Reset()
+	if _, err := stmt.Step(); err != nil {
+		return 0, err
+	}
+	return stmt.ColumnInt64(0), nil
+}

@@ -1,0 +1,221 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"zombiezen.com/go/sqlite"
+)
+
+const eventColumns = "id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version"
+
+// Read implements evstore.Backend.
+func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.StoredEvent) ([]evstore.StoredEvent, error) {
+	query, args := buildRead(q)
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return dst, err
+	}
+	defer put(b.readers, conn)
+	var stmt *sqlite.Stmt
+	if len(q.Filter) == 0 {
+		// Unfiltered queries come in a handful of shapes: keep them prepared.
+		stmt, err = conn.Prepare(query)
+	} else {
+		stmt, _, err = conn.PrepareTransient(query)
+		if err == nil {
+			defer stmt.Finalize()
+		}
+	}
+	if err != nil {
+		return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, translate(err))
+	}
+	defer stmt.Reset()
+	bind(stmt, args)
+	var d decoder
+	for {
+		row, err := stmt.Step()
+		if err != nil {
+			return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, interrupted(ctx, err))
+		}
+		if !row {
+			return dst, nil
+		}
+		e, err := d.event(stmt)
+		if err != nil {
+			return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, err)
+		}
+		dst = append(dst, e)
+	}
+}
+
+// buildRead turns q into SQL text and its arguments. The text depends only
+// on q's shape; every value, including metadata paths, is an argument.
+func buildRead(q evstore.Query) (string, []any) {
+	var w where
+	pos := "id"
+	if q.StreamID != evstore.All {
+		pos = "version"
+		w.add("stream_id = ?", q.StreamID)
+	}
+	if q.After > 0 {
+		w.add(pos+" > ?", q.After)
+	}
+	if q.Before > 0 {
+		w.add(pos+" < ?", q.Before)
+	}
+	if q.MaxSequence > 0 {
+		w.add("id <= ?", q.MaxSequence)
+	}
+	for _, c := range q.Filter {
+		w.clause(c)
+	}
+	var sb strings.Builder
+	sb.WriteString("SELECT " + eventColumns + " FROM events")
+	if len(w.conds) > 0 {
+		sb.WriteString(" WHERE ")
+		sb.WriteString(strings.Join(w.conds, " AND "))
+	}
+	sb.WriteString(" ORDER BY " + pos)
+	if q.Backwards {
+		sb.WriteString(" DESC")
+	}
+	sb.WriteString(" LIMIT ?")
+	w.args = append(w.args, int64(q.Limit))
+	return sb.String(), w.args
+}
+
+// where collects the conditions of a query and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// clause adds a filter clause. Metadata values match only values of the
+// same JSON type, as evstore.Filter.Match defines.
+func (w *where) clause(c evstore.Clause) {
+	var alts []string
+	for _, v := range c.Values() {
+		var cond string
+		var args []any
+		if c.Field() != "metadata" {
+			op := "="
+			if c.Op() == evstore.OpLike {
+				op = "LIKE"
+			}
+			cond, args = c.Field()+" "+op+" ?", []any{v}
+		} else {
+			path := jsonPath(c.Path())
+			switch x := v.(type) {
+			case bool:
+				cond, args = "json_type(metadata, ?) = ?", []any{path, strconv.FormatBool(x)}
+			case float64:
+				cond, args = "(json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) = ?)", []any{path, path, x}
+			default:
+				op := "="
+				if c.Op() == evstore.OpLike {
+					op = "LIKE"
+				}
+				cond, args = "(json_type(metadata, ?) = 'text' AND json_extract(metadata, ?) "+op+" ?)", []any{path, path, x}
+			}
+		}
+		alts = append(alts, cond)
+		w.args = append(w.args, args...)
+	}
+	if len(alts) == 1 {
+		w.conds = append(w.conds, alts[0])
+	} else {
+		w.conds = append(w.conds, "("+strings.Join(alts, " OR ")+")")
+	}
+}
+
+// jsonPath quotes each key, so any key (dots and spaces included) is one step.
+func jsonPath(keys []string) string {
+	var sb strings.Builder
+	sb.WriteByte('$')
+	for _, k := range keys {
+		sb.WriteString(`."`)
+		sb.WriteString(k)
+		sb.WriteByte('"')
+	}
+	return sb.String()
+}
+
+func bind(stmt *sqlite.Stmt, args []any) {
+	for i, a := range args {
+		switch x := a.(type) {
+		case string:
+			stmt.BindText(i+1, x)
+		case int64:
+			stmt.BindInt64(i+1, x)
+		case float64:
+			stmt.BindFloat(i+1, x)
+		default:
+			panic(fmt.Sprintf("evstore/sqlite: cannot bind %T", a))
+		}
+	}
+}
+
+// A decoder turns rows into events. It remembers the last timestamp text,
+// since the events of one write share it.
+type decoder struct {
+	lastText string
+	lastTime time.Time
+}
+
+// event decodes a row of eventColumns.
+func (d *decoder) event(stmt *sqlite.Stmt) (evstore.StoredEvent, error) {
+	e := evstore.StoredEvent{
+		Sequence: stmt.ColumnInt64(0),
+		StreamID: stmt.ColumnText(1),
+		Type:     stmt.ColumnText(3),
+		Version:  stmt.ColumnInt64(7),
+	}
+	if stmt.ColumnType(2) == sqlite.TypeNull {
+		e.ID = strconv.FormatInt(e.Sequence, 10)
+	} else {
+		e.ID = stmt.ColumnText(2)
+	}
+	ts := stmt.ColumnText(4)
+	if ts != d.lastText {
+		t, err := parseTimestamp(ts)
+		if err != nil {
+			return e, fmt.Errorf("%w: event %d: %v", evstore.ErrCorrupt, e.Sequence, err)
+		}
+		d.lastText, d.lastTime = ts, t
+	}
+	e.Timestamp = d.lastTime
+	if n := stmt.ColumnLen(6); n > 0 {
+		e.Data = make([]byte, n)
+		stmt.ColumnBytes(6, e.Data)
+	}
+	if stmt.ColumnType(5) != sqlite.TypeNull {
+		m, err := decodeMetadata(stmt.ColumnText(5))
+		if err != nil {
+			return e, fmt.Errorf("%w: event %d: metadata: %v", evstore.ErrCorrupt, e.Sequence, err)
+		}
+		e.Metadata = m
+	}
+	return e, nil
+}
+
+func decodeMetadata(text string) (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(text), &m); err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}

@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"zombiezen.com/go/sqlite"
+)
+
+// An Option configures Open.
+type Option func(*config)
+
+type config struct {
+	pollInterval time.Duration
+	busyTimeout  time.Duration
+	readers      int
+}
+
+// WithPollInterval sets how often watchers look for writes by other
+// processes or Stores on the same file (default 50ms). Writes through this
+// Store reach its watchers at once, whatever the interval. The check is a
+// PRAGMA data_version, which costs next to nothing.
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.pollInterval = d } }
+
+// WithBusyTimeout sets how long a write waits for another process's write
+// lock before it fails (default 5s).
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
+
+// WithReaders sets how many connections serve reads at once (default 4).
+func WithReaders(n int) Option { return func(c *config) { c.readers = n } }
+
+// backend is the evstore.Backend of an SQLite database.
+type backend struct {
+	path   string
+	cfg    config
+	memory bool
+
+	// writer holds the one connection that writes; readers the ones that
+	// read. For ":memory:" both hold the same single connection.
+	writer  chan *sqlite.Conn
+	readers chan *sqlite.Conn
+	conns   []*sqlite.Conn
+
+	wg sync.WaitGroup // the Changes poller
+}
+
+var _ evstore.Backend = (*backend)(nil)
+
+// Open opens (creating it if needed) the SQLite event store at path, or a
+// private in-memory one for ":memory:". A file that is not an SQLite
+// database, or whose tables are not an event store's, gives ErrCorrupt.
+func Open(ctx context.Context, path string, opts ...Option) (*evstore.Store, error) {
+	b, err := open(ctx, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return evstore.NewStore(b), nil
+}
+
+func open(ctx context.Context, path string, opts []Option) (*backend, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty database path", evstore.ErrInvalidArgument)
+	}
+	cfg := config{pollInterval: 50 * time.Millisecond, busyTimeout: 5 * time.Second, readers: 4}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.pollInterval <= 0 || cfg.busyTimeout < 0 || cfg.readers < 1 {
+		return nil, fmt.Errorf("%w: poll interval %v, busy timeout %v, readers %d: want positive values",
+			evstore.ErrInvalidArgument, cfg.pollInterval, cfg.busyTimeout, cfg.readers)
+	}
+	b := &backend{path: path, cfg: cfg, memory: path == ":memory:"}
+	if b.memory {
+		cfg.readers = 1
+	} else if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is a directory", evstore.ErrInvalidArgument, path)
+	}
+	w, err := b.openConn(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	b.conns = append(b.conns, w)
+	if err := initSchema(w); err != nil {
+		b.closeConns()
+		return nil, fmt.Errorf("evstore/sqlite: open %s: %w", path, err)
+	}
+	b.readers = make(chan *sqlite.Conn, cfg.readers)
+	if b.memory {
+		b.writer = b.readers
+		b.readers <- w
+		return b, nil
+	}
+	b.writer = make(chan *sqlite.Conn, 1)
+	b.writer <- w
+	for range cfg.readers {
+		r, err := b.openConn(ctx, false)
+		if err != nil {
+			b.closeConns()
+			return nil, err
+		}
+		b.conns = append(b.conns, r)
+		b.readers <- r
+	}
+	return b, nil
+}
+
+// openConn opens a connection with the pragmas every connection needs.
+func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, error) {
+	conn, err := sqlite.OpenConn(b.path, sqlite.OpenReadWrite|sqlite.OpenCreate)
+	if err != nil {
+		return nil, fmt.Errorf("evstore/sqlite: open %s: %w", b.path, translate(err))
+	}
+	conn.SetBusyTimeout(b.cfg.busyTimeout)
+	pragmas := []string{"PRAGMA synchronous=NORMAL"}
+	if writer && !b.memory {
+		pragmas = append([]string{"PRAGMA journal_mode=WAL"}, pragmas...)
+	}
+	for _, p := range pragmas {
+		if err := exec(ctx, conn, p); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("evstore/sqlite: open %s: %w", b.path, err)
+		}
+	}
+	return conn, nil
+}
+
+// take borrows a connection from pool, waiting while all are busy, and
+// makes ctx interrupt it. put gives it back.
+func take(ctx context.Context, pool chan *sqlite.Conn) (*sqlite.Conn, error) {
+	select {
+	case c := <-pool:
+		c.SetInterrupt(ctx.Done())
+		return c, nil
+	default:
+	}
+	select {
+	case c := <-pool:
+		c.SetInterrupt(ctx.Done())
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func put(pool chan *sqlite.Conn, c *sqlite.Conn) {
+	c.SetInterrupt(nil)
+	pool <- c
+}
+
+// Close closes every connection. The Store calls it when no call is in
+// flight and the Changes poller has been told to stop.
+func (b *backend) Close() error {
+	b.wg.Wait()
+	return b.closeConns()
+}
+
+func (b *backend) closeConns() error {
+	var errs []error
+	for _, c := range b.conns {
+		if err := c.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	b.conns = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,105 @@
+package evstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// A Store is an event store: a set of streams kept by a Backend. Open one
+// with sqlite.Open or postgres.Open; it is safe for concurrent use by many
+// goroutines. Close it when done: Close stops every goroutine it started.
+type Store struct {
+	b Backend
+
+	// mu is held shared by every call into b, and exclusively by Close, so
+	// that Close waits for calls in flight and later calls see closed.
+	mu     sync.RWMutex
+	closed bool
+
+	done      chan struct{} // closed when Close starts
+	closeOnce sync.Once
+	closeErr  error
+
+	notifier *notifier
+}
+
+// NewStore returns a Store that keeps its events in b. Backends' Open
+// functions call it; applications rarely need to.
+func NewStore(b Backend) *Store {
+	s := &Store{b: b, done: make(chan struct{})}
+	s.notifier = newNotifier(s)
+	return s
+}
+
+// Close stops the Store's watchers (their loops end with ErrClosed), waits
+// for calls in flight, stops the goroutines the Store started and closes the
+// Backend. Calls after Close return ErrClosed. Close is idempotent: later
+// calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.notifier.stop()
+		s.closeErr = s.b.Close()
+	})
+	return s.closeErr
+}
+
+// enter marks the start of a call into the Backend; leave ends it.
+func (s *Store) enter() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.mu.RUnlock() }
+
+// head returns the current version of a stream, or the newest Sequence.
+func (s *Store) head(ctx context.Context, id string) (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	return s.b.Head(ctx, id)
+}
+
+// read runs one Backend.Read.
+func (s *Store) read(ctx context.Context, q Query, dst []StoredEvent) ([]StoredEvent, error) {
+	if err := s.enter(); err != nil {
+		return dst, err
+	}
+	defer s.leave()
+	return s.b.Read(ctx, q, dst)
+}
+
+// Stream returns a handle on the stream id, or on the global stream for All.
+// A stream exists once an event is written to it; a handle on a stream with
+// no events has Version 0. The handle is safe for concurrent use.
+func (s *Store) Stream(ctx context.Context, id string) (*Stream, error) {
+	if err := checkStreamID(id); err != nil {
+		return nil, err
+	}
+	v, err := s.head(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("evstore: open stream %q: %w", id, err)
+	}
+	st := &Stream{store: s, id: id}
+	st.version.Store(v)
+	return st, nil
+}
+
+func checkStreamID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty", ErrInvalidStreamID)
+	case len(id) > MaxStreamIDLen:
+		return fmt.Errorf("%w: %d bytes, over the limit of %d", ErrInvalidStreamID, len(id), MaxStreamIDLen)
+	}
+	return nil
+}

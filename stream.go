@@ -1,0 +1,246 @@
+package evstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"sync/atomic"
+	"time"
+)
+
+// A Stream is a handle on one stream of a Store, or on All. It remembers the
+// newest version it has seen; every other fact comes from the database.
+// A Stream is safe for concurrent use.
+type Stream struct {
+	store   *Store
+	id      string
+	version atomic.Int64
+}
+
+// readPage is how many events Read fetches from the Backend at a time.
+const readPage = 1024
+
+// ID returns the stream's id.
+func (s *Stream) ID() string { return s.id }
+
+// Version returns the newest version (on All: Sequence) this handle has
+// seen: when it was opened, written, read, watched or measured. It is a
+// local view; ExpectVersion is always checked against the database.
+func (s *Stream) Version() int64 { return s.version.Load() }
+
+// saw raises the handle's version to v.
+func (s *Stream) saw(v int64) {
+	for {
+		cur := s.version.Load()
+		if v <= cur || s.version.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// position is an event's place in the stream the handle reads.
+func (s *Stream) position(e *StoredEvent) int64 {
+	if s.id == All {
+		return e.Sequence
+	}
+	return e.Version
+}
+
+// Write appends events to the stream, atomically, and returns its new
+// version. Events whose ID the stream already has are skipped, and so are
+// repeats of an ID within events; if nothing is left, Write succeeds and
+// returns the current version whatever the expected version (a retry of a
+// write that went through). Otherwise ExpectVersion or ExpectExists, if
+// given, is checked in the database and a mismatch returns a *ConflictError.
+// An empty events writes nothing and returns the current version.
+func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...WriteOption) (int64, error) {
+	if s.id == All {
+		return 0, fmt.Errorf("%w: cannot write to %s", ErrReadOnly, All)
+	}
+	var cfg writeConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.expect.kind == expectExact && cfg.expect.version < 0 {
+		return 0, fmt.Errorf("%w: ExpectVersion(%d) is negative", ErrInvalidArgument, cfg.expect.version)
+	}
+	if len(events) == 0 {
+		v, err := s.store.head(ctx, s.id)
+		if err != nil {
+			return 0, err
+		}
+		s.saw(v)
+		return v, nil
+	}
+	enc, err := encodeEvents(events)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.store.enter(); err != nil {
+		return 0, err
+	}
+	v, err := s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: cfg.expect})
+	s.store.leave()
+	if err != nil {
+		return 0, err
+	}
+	s.saw(v)
+	s.store.notifier.kick()
+	return v, nil
+}
+
+// encodeEvents validates events, encodes their metadata and drops repeated IDs.
+func encodeEvents(events []CandidateEvent) ([]EncodedEvent, error) {
+	out := make([]EncodedEvent, 0, len(events))
+	var seen map[string]struct{}
+	for i, e := range events {
+		if e.Type == "" {
+			return nil, fmt.Errorf("%w: event %d: empty Type", ErrInvalidEvent, i)
+		}
+		if e.ID != "" && len(events) > 1 {
+			if seen == nil {
+				seen = make(map[string]struct{}, len(events))
+			}
+			if _, dup := seen[e.ID]; dup {
+				continue
+			}
+			seen[e.ID] = struct{}{}
+		}
+		meta, err := encodeMetadata(e.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("%w: event %d (%s): metadata: %v", ErrInvalidEvent, i, e.Type, err)
+		}
+		out = append(out, EncodedEvent{ID: e.ID, Type: e.Type, Data: e.Data, Metadata: meta})
+	}
+	return out, nil
+}
+
+func encodeMetadata(m map[string]any) ([]byte, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// Read returns the stream's events, oldest first unless Backwards is given.
+// It sees one consistent view: events committed after Read starts are not
+// included. Rows are fetched in pages as the loop asks for them; breaking
+// out of the loop releases everything. An error ends the sequence as its
+// last pair.
+func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredEvent, error] {
+	return func(yield func(StoredEvent, error) bool) {
+		cfg, err := newReadConfig(opts)
+		if err != nil {
+			yield(StoredEvent{}, err)
+			return
+		}
+		horizon, err := s.store.head(ctx, All)
+		if err != nil {
+			yield(StoredEvent{}, err)
+			return
+		}
+		q := Query{StreamID: s.id, After: cfg.after, MaxSequence: horizon, Filter: cfg.filter, Backwards: cfg.backwards}
+		remaining := cfg.limit
+		var page []StoredEvent
+		for {
+			q.Limit = readPage
+			if cfg.limitSet && remaining < q.Limit {
+				q.Limit = remaining
+			}
+			page, err = s.store.read(ctx, q, page[:0])
+			if err != nil {
+				yield(StoredEvent{}, err)
+				return
+			}
+			for i := range page {
+				pos := s.position(&page[i])
+				s.saw(pos)
+				if q.Backwards {
+					q.Before = pos
+				} else {
+					q.After = pos
+				}
+				if !yield(page[i], nil) {
+					return
+				}
+			}
+			remaining -= len(page)
+			if len(page) < q.Limit || (cfg.limitSet && remaining == 0) {
+				return
+			}
+			clear(page)
+		}
+	}
+}
+
+// Snapshot saves state as the snapshot of a projection of the stream,
+// replacing the previous one. By default it is filed under
+// DefaultProjection at the handle's Version; on All, AtVersion is required.
+// Saving a snapshot does not change the handle's Version.
+func (s *Stream) Snapshot(ctx context.Context, state []byte, opts ...SnapshotOption) error {
+	cfg := snapshotConfig{projection: DefaultProjection}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case cfg.projection == "":
+		return fmt.Errorf("%w: empty projection name", ErrInvalidArgument)
+	case !cfg.versionSet && s.id == All:
+		return fmt.Errorf("%w: a snapshot of %s needs AtVersion", ErrInvalidArgument, All)
+	case cfg.version < 0:
+		return fmt.Errorf("%w: AtVersion(%d) is negative", ErrInvalidArgument, cfg.version)
+	}
+	if !cfg.versionSet {
+		cfg.version = s.Version()
+	}
+	if state == nil {
+		state = []byte{}
+	}
+	snap := Snapshot{
+		StreamID:   s.id,
+		Projection: cfg.projection,
+		Version:    cfg.version,
+		State:      state,
+		Timestamp:  time.Now().UTC().Truncate(time.Microsecond),
+	}
+	if err := s.store.enter(); err != nil {
+		return err
+	}
+	defer s.store.leave()
+	return s.store.b.SaveSnapshot(ctx, snap)
+}
+
+// LoadSnapshot returns the stream's snapshot for projection ("" means
+// DefaultProjection), or nil, nil when there is none.
+func (s *Stream) LoadSnapshot(ctx context.Context, projection string) (*Snapshot, error) {
+	if projection == "" {
+		projection = DefaultProjection
+	}
+	if err := s.store.enter(); err != nil {
+		return nil, err
+	}
+	defer s.store.leave()
+	return s.store.b.LoadSnapshot(ctx, s.id, projection)
+}
+
+// Metrics returns the stream's version, event count and newest timestamp,
+// as they are in the database (for All: of the whole store).
+func (s *Stream) Metrics(ctx context.Context) (Metrics, error) {
+	if err := s.store.enter(); err != nil {
+		return Metrics{}, err
+	}
+	m, err := s.store.b.Metrics(ctx, s.id)
+	s.store.leave()
+	if err == nil {
+		s.saw(m.Version)
+	}
+	return m, err
+}

@@ -1,0 +1,169 @@
+package evstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+)
+
+// Watch yields the stream's events after After(n) — by default after the
+// handle's Version, so only new events — and then every event committed
+// later, by this process or another using the same database, in order, with
+// no gap and no duplicate. Filters apply as in Read; Limit and Backwards
+// are rejected.
+//
+// Watch ends without an error when ctx is cancelled or the loop breaks, and
+// with ErrClosed when the Store closes. A watcher that falls behind never
+// holds up writers or other watchers: it catches up from the database.
+func (s *Stream) Watch(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredEvent, error] {
+	return func(yield func(StoredEvent, error) bool) {
+		cfg, err := newReadConfig(opts)
+		if err == nil && (cfg.limitSet || cfg.backwards) {
+			err = fmt.Errorf("%w: Watch does not take Limit or Backwards", ErrInvalidArgument)
+		}
+		if err != nil {
+			yield(StoredEvent{}, err)
+			return
+		}
+		if !cfg.afterSet {
+			cfg.after = s.Version()
+		}
+		sub, err := s.store.notifier.subscribe()
+		if err != nil {
+			yield(StoredEvent{}, err)
+			return
+		}
+		defer s.store.notifier.unsubscribe(sub)
+		w := &watcher{s: s, filter: cfg.filter, pos: cfg.after, yield: yield}
+		if s.id == All {
+			w.horizon = cfg.after
+		}
+		if err := w.run(ctx, sub); err != nil && ctx.Err() == nil {
+			if errors.Is(err, ErrClosed) {
+				err = ErrClosed
+			}
+			yield(StoredEvent{}, err)
+		}
+	}
+}
+
+// A watcher is the state of one Watch loop.
+type watcher struct {
+	s      *Stream
+	filter Filter
+	yield  func(StoredEvent, error) bool
+	// pos is the position (Version, or Sequence on All) of the newest event
+	// yielded or skipped; horizon is the Sequence up to which every event
+	// has been considered.
+	pos, horizon int64
+	stopped      bool // the loop broke
+}
+
+// run replays, then follows the subscription. It returns nil when the loop
+// breaks or ctx ends.
+func (w *watcher) run(ctx context.Context, sub *subscription) error {
+	head, err := w.s.store.head(ctx, All)
+	if err != nil {
+		return err
+	}
+	if err := w.catchUp(ctx, head); err != nil || w.stopped {
+		return err
+	}
+	for {
+		if sub.lagged.Swap(false) {
+			// Batches were dropped: the database has them.
+			if head, err = w.s.store.head(ctx, All); err == nil {
+				err = w.catchUp(ctx, head)
+			}
+			if err != nil || w.stopped {
+				return err
+			}
+			continue
+		}
+		select {
+		case b := <-sub.ch:
+			if err := w.apply(ctx, b); err != nil || w.stopped {
+				return err
+			}
+		case <-sub.wake:
+		case <-ctx.Done():
+			return nil
+		case <-w.s.store.done:
+			return ErrClosed
+		}
+	}
+}
+
+// catchUp yields, from the database, the events up to Sequence upTo.
+func (w *watcher) catchUp(ctx context.Context, upTo int64) error {
+	if upTo <= w.horizon {
+		return nil
+	}
+	q := Query{StreamID: w.s.id, Filter: w.filter, MaxSequence: upTo, Limit: readPage}
+	var page []StoredEvent
+	for {
+		q.After = w.pos
+		if w.s.id == All {
+			q.After = max(w.pos, w.horizon)
+		}
+		var err error
+		if page, err = w.s.store.read(ctx, q, page[:0]); err != nil {
+			return err
+		}
+		for i := range page {
+			if w.offer(&page[i], false) {
+				return nil
+			}
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		clear(page)
+	}
+	w.horizon = upTo
+	return nil
+}
+
+// apply yields the events of a live batch that the watcher has not seen.
+func (w *watcher) apply(ctx context.Context, b *batch) error {
+	if b.to <= w.horizon {
+		return nil
+	}
+	if b.from > w.horizon {
+		if err := w.catchUp(ctx, b.from); err != nil || w.stopped {
+			return err
+		}
+	}
+	for i := range b.events {
+		if w.offer(&b.events[i], true) {
+			return nil
+		}
+	}
+	w.horizon = b.to
+	return nil
+}
+
+// offer yields e if the watcher wants it, and reports whether the loop broke.
+// Events from live batches are not yet filtered by stream or filter.
+func (w *watcher) offer(e *StoredEvent, live bool) bool {
+	if e.Sequence <= w.horizon {
+		return false
+	}
+	if live && w.s.id != All && e.StreamID != w.s.id {
+		return false
+	}
+	pos := w.s.position(e)
+	if pos <= w.pos {
+		return false
+	}
+	if live && !w.filter.Match(*e) {
+		return false
+	}
+	w.pos = pos
+	w.s.saw(pos)
+	if !w.yield(*e, nil) {
+		w.stopped = true
+	}
+	return w.stopped
+}
