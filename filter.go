@@ -71,8 +71,8 @@ func (c *Clause) parse(field string, values []any) error {
 		}
 		path := strings.Split(rest, ".")
 		for _, key := range path {
-			if key == "" || strings.ContainsAny(key, `"\`) || !utf8.ValidString(key) {
-				return fmt.Errorf("%w: bad metadata path %q: keys must be non-empty UTF-8 without quotes or backslashes", ErrInvalidFilter, field)
+			if key == "" || strings.ContainsAny(key, "\"\\\x00") || !utf8.ValidString(key) {
+				return fmt.Errorf("%w: bad metadata path %q: keys must be non-empty UTF-8 without quotes, backslashes or NUL", ErrInvalidFilter, field)
 			}
 		}
 		c.field, c.path = "metadata", path
@@ -125,7 +125,10 @@ func normalise(field string, v any) (any, error) {
 	if n, ok := toInt64(v); ok {
 		return float64(n), nil
 	}
-	if n, ok := v.(uint64); ok {
+	switch n := v.(type) {
+	case uint64:
+		return float64(n), nil
+	case uint:
 		return float64(n), nil
 	}
 	return nil, fmt.Errorf("value %v (%T) is not a string, number or boolean", v, v)

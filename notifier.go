@@ -61,19 +61,26 @@ func (n *notifier) kick() {
 	}
 }
 
-// subscribe registers a watcher, starting the notifier on first use.
-func (n *notifier) subscribe() (*subscription, error) {
+// subscribe registers a watcher, starting the notifier on first use. The
+// notifier's starting point is read before subscribe returns, so it is never
+// ahead of the Head the watcher reads next: every later event reaches the
+// watcher either from its own replay or in a batch.
+func (n *notifier) subscribe(ctx context.Context) (*subscription, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopped {
 		return nil, ErrClosed
 	}
 	if !n.started {
+		last, err := n.s.head(ctx, All)
+		if err != nil {
+			return nil, err
+		}
 		n.started = true
-		ctx, cancel := context.WithCancel(context.Background())
+		runCtx, cancel := context.WithCancel(context.Background())
 		n.cancel = cancel
 		n.wg.Add(1)
-		go n.run(ctx)
+		go n.run(runCtx, last)
 	}
 	sub := &subscription{ch: make(chan *batch, subscriptionBuffer), wake: make(chan struct{}, 1)}
 	n.subs[sub] = struct{}{}
@@ -97,14 +104,12 @@ func (n *notifier) stop() {
 	n.wg.Wait()
 }
 
-func (n *notifier) run(ctx context.Context) {
+// run is the notifier goroutine; last is the Sequence it has published up to.
+func (n *notifier) run(ctx context.Context, last int64) {
 	defer n.wg.Done()
 	changes := n.s.b.Changes(ctx)
-	last, err := n.s.head(ctx, All)
 	var retry <-chan time.Time
-	if err != nil {
-		retry = time.After(retryDelay)
-	}
+	var err error
 	for {
 		select {
 		case <-ctx.Done():

@@ -29,9 +29,11 @@ func (s *Stream) Watch(ctx context.Context, opts ...ReadOption) iter.Seq2[Stored
 		if !cfg.afterSet {
 			cfg.after = s.Version()
 		}
-		sub, err := s.store.notifier.subscribe()
+		sub, err := s.store.notifier.subscribe(ctx)
 		if err != nil {
-			yield(StoredEvent{}, err)
+			if ctx.Err() == nil {
+				yield(StoredEvent{}, err)
+			}
 			return
 		}
 		defer s.store.notifier.unsubscribe(sub)
@@ -71,6 +73,9 @@ func (w *watcher) run(ctx context.Context, sub *subscription) error {
 		return err
 	}
 	for {
+		if ctx.Err() != nil {
+			return nil
+		}
 		if sub.lagged.Swap(false) {
 			// Batches were dropped: the database has them.
 			if head, err = w.s.store.head(ctx, All); err == nil {

@@ -25,6 +25,7 @@ func parseTimestamp(s string) (time.Time, error) {
 	for _, layout := range []string{
 		"2006-01-02T15:04:05.999999999Z07:00",
 		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999",
 		"2006-01-02 15:04:05.999999999",
 	} {
 		if t, err := time.Parse(layout, s); err == nil {

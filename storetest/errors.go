@@ -1,0 +1,91 @@
+package storetest
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+func (k *kit) errorTests() map[string]func(*testing.T) {
+	return map[string]func(*testing.T){
+		"StreamIDs":    k.testBadStreamIDs,
+		"Events":       k.testBadEvents,
+		"WriteOptions": k.testBadWriteOptions,
+	}
+}
+
+func (k *kit) testBadStreamIDs(t *testing.T) {
+	s := k.store(t)
+	cases := []struct {
+		name string
+		id   string
+		ok   bool
+	}{
+		{"empty", "", false},
+		{"256 bytes", strings.Repeat("x", 256), false},
+		{"255 bytes", strings.Repeat("x", 255), true},
+		{"255 bytes of runes", strings.Repeat("é", 127) + "x", true},
+		{"unicode", "Zoë-ストリーム", true},
+		{"spaces and quotes", `a 'b' "c"; DROP TABLE events`, true},
+	}
+	for _, c := range cases {
+		st, err := s.Stream(ctx(t), c.id)
+		if !c.ok {
+			wantErr(t, c.name, err, evstore.ErrInvalidStreamID)
+			if err != nil && !strings.Contains(err.Error(), "stream id") {
+				t.Errorf("%s: error %q does not say what was wrong", c.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		write(t, st, events("E", 1))
+		if got := readAll(t, stream(t, s, c.id)); len(got) != 1 || got[0].StreamID != c.id {
+			t.Errorf("%s: read back %v", c.name, got)
+		}
+	}
+	if n := len(readAll(t, stream(t, s, evstore.All))); n != 4 {
+		t.Errorf("got %d events, want the 4 of the valid ids", n)
+	}
+}
+
+func (k *kit) testBadEvents(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 1))
+	cases := []struct {
+		name  string
+		event evstore.CandidateEvent
+	}{
+		{"empty type", evstore.CandidateEvent{Data: []byte("x")}},
+		{"channel in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"c": make(chan int)}}},
+		{"func in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"f": func() {}}}},
+		{"NaN in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"n": math.NaN()}}},
+		{"Inf nested in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"a": map[string]any{"b": math.Inf(1)}}}},
+		{"complex in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"z": complex(1, 2)}}},
+	}
+	for _, c := range cases {
+		_, err := st.Write(ctx(t), []evstore.CandidateEvent{{Type: "Fine"}, c.event})
+		wantErr(t, c.name, err, evstore.ErrInvalidEvent)
+		if err != nil && !strings.Contains(err.Error(), "event 1") {
+			t.Errorf("%s: error %q does not name the event", c.name, err)
+		}
+	}
+	if got := versions(readAll(t, st)); len(got) != 1 {
+		t.Errorf("after bad writes: got versions %v, want [1]", got)
+	}
+}
+
+func (k *kit) testBadWriteOptions(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	_, err := st.Write(ctx(t), events("E", 1), evstore.ExpectVersion(-1))
+	wantErr(t, "ExpectVersion(-1)", err, evstore.ErrInvalidArgument)
+	if n := len(readAll(t, st)); n != 0 {
+		t.Errorf("got %d events, want 0", n)
+	}
+}

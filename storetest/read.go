@@ -1,0 +1,190 @@
+package storetest
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+func (k *kit) readTests() map[string]func(*testing.T) {
+	return map[string]func(*testing.T){
+		"Options":         k.testReadOptions,
+		"AllOrder":        k.testReadAll,
+		"Pages":           k.testReadPages,
+		"ConsistentView":  k.testReadConsistentView,
+		"BreakReleases":   k.testReadBreak,
+		"EmptyStream":     k.testReadEmpty,
+		"HandleVersion":   k.testReadHandleVersion,
+		"BadOptionsError": k.testReadBadOptions,
+	}
+}
+
+func (k *kit) testReadOptions(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 10))
+	cases := []struct {
+		name string
+		opts []evstore.ReadOption
+		want []int64
+	}{
+		{"default", nil, span(1, 10)},
+		{"After", []evstore.ReadOption{evstore.After(7)}, span(8, 10)},
+		{"After end", []evstore.ReadOption{evstore.After(10)}, nil},
+		{"After beyond", []evstore.ReadOption{evstore.After(99)}, nil},
+		{"Limit", []evstore.ReadOption{evstore.Limit(3)}, span(1, 3)},
+		{"Limit more than there are", []evstore.ReadOption{evstore.Limit(30)}, span(1, 10)},
+		{"After Limit", []evstore.ReadOption{evstore.After(4), evstore.Limit(2)}, []int64{5, 6}},
+		{"Backwards", []evstore.ReadOption{evstore.Backwards()}, []int64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
+		{"Backwards Limit", []evstore.ReadOption{evstore.Backwards(), evstore.Limit(2)}, []int64{10, 9}},
+		{"Backwards After", []evstore.ReadOption{evstore.Backwards(), evstore.After(8)}, []int64{10, 9}},
+		{"Backwards After Limit", []evstore.ReadOption{evstore.After(2), evstore.Limit(3), evstore.Backwards()}, []int64{10, 9, 8}},
+	}
+	for _, c := range cases {
+		if got := versions(readAll(t, st, c.opts...)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: got versions %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func (k *kit) testReadAll(t *testing.T) {
+	s := k.store(t)
+	a, b := stream(t, s, "a"), stream(t, s, "b")
+	write(t, a, events("A", 2))
+	write(t, b, events("B", 2))
+	write(t, a, events("A", 1))
+	all := stream(t, s, evstore.All)
+	every := readAll(t, all)
+	seqs := sequences(every)
+	if len(seqs) != 5 || !slices.IsSorted(seqs) {
+		t.Fatalf("@all sequences: got %v, want 5 increasing", seqs)
+	}
+	if got := sequences(readAll(t, all, evstore.After(seqs[2]))); !slices.Equal(got, seqs[3:]) {
+		t.Errorf("@all After(%d): got %v, want %v", seqs[2], got, seqs[3:])
+	}
+	back := sequences(readAll(t, all, evstore.Backwards(), evstore.Limit(2)))
+	if !slices.Equal(back, []int64{seqs[4], seqs[3]}) {
+		t.Errorf("@all Backwards Limit 2: got %v, want [%d %d]", back, seqs[4], seqs[3])
+	}
+	if got := stream(t, s, evstore.All).Version(); got != seqs[4] {
+		t.Errorf("@all Version: got %d, want %d", got, seqs[4])
+	}
+}
+
+// testReadPages reads more events than a backend page holds.
+func (k *kit) testReadPages(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 3000))
+	write(t, stream(t, s, "other"), events("O", 10))
+	if got := versions(readAll(t, st)); !slices.Equal(got, span(1, 3000)) {
+		t.Errorf("forward: got %d events, want versions 1..3000", len(got))
+	}
+	back := versions(readAll(t, st, evstore.Backwards()))
+	want := span(1, 3000)
+	slices.Reverse(want)
+	if !slices.Equal(back, want) {
+		t.Errorf("backwards: got %d events, want versions 3000..1", len(back))
+	}
+	if got := versions(readAll(t, st, evstore.After(1000), evstore.Limit(1500))); !slices.Equal(got, span(1001, 2500)) {
+		t.Errorf("After 1000 Limit 1500: got %d events, want 1001..2500", len(got))
+	}
+	if n := len(readAll(t, stream(t, s, evstore.All))); n != 3010 {
+		t.Errorf("@all: got %d events, want 3010", n)
+	}
+}
+
+// testReadConsistentView writes while a Read is in progress: the Read
+// returns what was there when it started, however many pages it spans.
+func (k *kit) testReadConsistentView(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 2100))
+	writer := stream(t, s, "s")
+	all := stream(t, s, evstore.All)
+	for _, reader := range []*evstore.Stream{st, all} {
+		n := 0
+		for _, err := range reader.Read(ctx(t)) {
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if n%700 == 0 {
+				write(t, writer, events("During", 3))
+			}
+			n++
+		}
+		if n != 2100 && reader == st {
+			t.Errorf("read of s saw %d events, want the 2100 there when it started", n)
+		}
+		if reader == all && n != 2100+3*3 {
+			t.Errorf("read of @all saw %d events, want the %d there when it started", n, 2100+3*3)
+		}
+	}
+}
+
+func (k *kit) testReadBreak(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 2000))
+	for range 20 { // more breaks than any backend has connections
+		for e, err := range st.Read(ctx(t)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Version == 3 {
+				break
+			}
+		}
+	}
+	if v := write(t, st, events("E", 1)); v != 2001 {
+		t.Errorf("write after broken reads: got %d, want 2001", v)
+	}
+}
+
+func (k *kit) testReadEmpty(t *testing.T) {
+	s := k.store(t)
+	for _, id := range []string{"nothing-here", evstore.All} {
+		if got := readAll(t, stream(t, s, id)); len(got) != 0 {
+			t.Errorf("%s: got %d events, want 0", id, len(got))
+		}
+	}
+}
+
+func (k *kit) testReadHandleVersion(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, stream(t, s, "s"), events("E", 4))
+	readAll(t, st)
+	if st.Version() != 4 {
+		t.Errorf("after reading: got Version %d, want 4", st.Version())
+	}
+}
+
+func (k *kit) testReadBadOptions(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 2))
+	cases := []struct {
+		name   string
+		opts   []evstore.ReadOption
+		target error
+	}{
+		{"After(-1)", []evstore.ReadOption{evstore.After(-1)}, evstore.ErrInvalidArgument},
+		{"Limit(0)", []evstore.ReadOption{evstore.Limit(0)}, evstore.ErrInvalidArgument},
+		{"Limit(-1)", []evstore.ReadOption{evstore.Limit(-1)}, evstore.ErrInvalidArgument},
+		{"unknown field", []evstore.ReadOption{evstore.WithFilter(evstore.Filter{evstore.Equals("nope", 1)})}, evstore.ErrInvalidFilter},
+		{"empty In", []evstore.ReadOption{evstore.WithFilter(evstore.Filter{evstore.In("event_type")})}, evstore.ErrInvalidFilter},
+	}
+	for _, c := range cases {
+		got, err := collect(st.Read(ctx(t), c.opts...))
+		wantErr(t, c.name, err, c.target)
+		if len(got) != 0 {
+			t.Errorf("%s: got %d events before the error, want 0", c.name, len(got))
+		}
+	}
+	if got := versions(readAll(t, st)); !reflect.DeepEqual(got, []int64{1, 2}) {
+		t.Errorf("after bad reads: got %v, want [1 2]", got)
+	}
+}
