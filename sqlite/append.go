@@ -95,18 +95,15 @@ func hasKeys(events []evstore.EncodedEvent) bool {
 
 // streamHead returns the stream's version in the database.
 func streamHead(conn *sqlite.Conn, streamID string) (int64, error) {
-	stmt := conn.Prep("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?")
-	defer stmt.Reset()
-	stmt.BindText(1, streamID)
-	if _, err := stmt.Step(); err != nil {
-		return 0, err
-	}
-	return stmt.ColumnInt64(0), nil
+	return queryInt(conn, "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", streamID)
 }
 
 // dropExisting returns the events whose key the stream does not have yet.
 func dropExisting(conn *sqlite.Conn, streamID string, events []evstore.EncodedEvent) ([]evstore.EncodedEvent, error) {
-	stmt := conn.Prep("SELECT 1 FROM events WHERE stream_id = ? AND idempotency_key = ?")
+	stmt, err := conn.Prepare("SELECT 1 FROM events WHERE stream_id = ? AND idempotency_key = ?")
+	if err != nil {
+		return nil, err
+	}
 	stmt.BindText(1, streamID)
 	fresh := make([]evstore.EncodedEvent, 0, len(events))
 	for _, e := range events {
@@ -130,7 +127,10 @@ func dropExisting(conn *sqlite.Conn, streamID string, events []evstore.EncodedEv
 func insert(conn *sqlite.Conn, streamID, ts string, cur int64, events []evstore.EncodedEvent) error {
 	for len(events) > 0 {
 		n := min(len(events), insertChunk)
-		stmt := conn.Prep(insertSQL(n))
+		stmt, err := conn.Prepare(insertSQL(n))
+		if err != nil {
+			return err
+		}
 		stmt.BindText(1, streamID)
 		stmt.BindText(2, ts)
 		for i, e := range events[:n] {
@@ -150,7 +150,7 @@ func insert(conn *sqlite.Conn, streamID, ts string, cur int64, events []evstore.
 			cur++
 			stmt.BindInt64(p+4, cur)
 		}
-		_, err := stmt.Step()
+		_, err = stmt.Step()
 		stmt.Reset()
 		if err != nil {
 			return err

@@ -20,10 +20,7 @@ func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
 	defer put(b.readers, conn)
 	var v int64
 	if streamID == evstore.All {
-		stmt := conn.Prep("SELECT COALESCE(MAX(id), 0) FROM events")
-		_, err = stmt.Step()
-		v = stmt.ColumnInt64(0)
-		stmt.Reset()
+		v, err = queryInt(conn, "SELECT COALESCE(MAX(id), 0) FROM events")
 	} else {
 		v, err = streamHead(conn, streamID)
 	}
@@ -41,17 +38,21 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 		return evstore.Metrics{}, err
 	}
 	defer put(b.readers, conn)
-	var stmt *sqlite.Stmt
+	query := `SELECT COUNT(*), COALESCE(MAX(version), 0),
+		(SELECT timestamp FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1)
+		FROM events WHERE stream_id = ?1`
 	if streamID == evstore.All {
-		stmt = conn.Prep(`SELECT COUNT(*), COALESCE(MAX(id), 0),
-			(SELECT timestamp FROM events ORDER BY id DESC LIMIT 1) FROM events`)
-	} else {
-		stmt = conn.Prep(`SELECT COUNT(*), COALESCE(MAX(version), 0),
-			(SELECT timestamp FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1)
-			FROM events WHERE stream_id = ?1`)
-		stmt.BindText(1, streamID)
+		query = `SELECT COUNT(*), COALESCE(MAX(id), 0),
+		(SELECT timestamp FROM events ORDER BY id DESC LIMIT 1) FROM events`
+	}
+	stmt, err := conn.Prepare(query)
+	if err != nil {
+		return evstore.Metrics{}, fmt.Errorf("evstore/sqlite: metrics of %s: %w", streamID, translate(err))
 	}
 	defer stmt.Reset()
+	if streamID != evstore.All {
+		stmt.BindText(1, streamID)
+	}
 	if _, err := stmt.Step(); err != nil {
 		return evstore.Metrics{}, fmt.Errorf("evstore/sqlite: metrics of %s: %w", streamID, interrupted(ctx, err))
 	}
@@ -71,10 +72,13 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 		return err
 	}
 	defer put(b.writer, conn)
-	stmt := conn.Prep(`INSERT INTO snapshots (stream_id, projection_name, version, state, timestamp)
+	stmt, err := conn.Prepare(`INSERT INTO snapshots (stream_id, projection_name, version, state, timestamp)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (stream_id, projection_name) DO UPDATE SET
 		version = excluded.version, state = excluded.state, timestamp = excluded.timestamp`)
+	if err != nil {
+		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, translate(err))
+	}
 	defer stmt.Reset()
 	stmt.BindText(1, snap.StreamID)
 	stmt.BindText(2, snap.Projection)
@@ -94,8 +98,11 @@ func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string)
 		return nil, err
 	}
 	defer put(b.readers, conn)
-	stmt := conn.Prep(`SELECT version, state, timestamp FROM snapshots
+	stmt, err := conn.Prepare(`SELECT version, state, timestamp FROM snapshots
 		WHERE stream_id = ? AND projection_name = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, translate(err))
+	}
 	defer stmt.Reset()
 	stmt.BindText(1, streamID)
 	stmt.BindText(2, projection)
@@ -159,8 +166,17 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 }
 
 func dataVersion(conn *sqlite.Conn) (int64, error) {
-	stmt := conn.Prep("PRAGMA data_version")
+	return queryInt(conn, "PRAGMA data_version")
+}
+
+// queryInt runs a query that returns one integer.
+func queryInt(conn *sqlite.Conn, query string, args ...any) (int64, error) {
+	stmt, err := conn.Prepare(query)
+	if err != nil {
+		return 0, err
+	}
 	defer stmt.Reset()
+	bind(stmt, args)
 	if _, err := stmt.Step(); err != nil {
 		return 0, err
 	}

@@ -31,24 +31,34 @@ CREATE TABLE IF NOT EXISTS snapshots (
                 PRIMARY KEY (stream_id, projection_name)
             );`
 
-// checks name the columns evstore reads; a file whose tables lack them is
-// not an event store.
-var checks = []string{
-	"SELECT id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version FROM events LIMIT 0",
-	"SELECT stream_id, projection_name, version, state, timestamp FROM snapshots LIMIT 0",
+// tables maps each table to a query naming the columns evstore reads; a
+// file whose tables lack them is not an event store.
+var tables = []struct{ name, check string }{
+	{"events", "SELECT id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version FROM events LIMIT 0"},
+	{"snapshots", "SELECT stream_id, projection_name, version, state, timestamp FROM snapshots LIMIT 0"},
 }
 
-// initSchema creates the tables if they are missing and checks them.
-func initSchema(conn *sqlite.Conn) error {
-	if err := execScript(conn, schema); err != nil {
-		return err
-	}
-	for _, q := range checks {
-		stmt, _, err := conn.PrepareTransient(q)
+// checkSchema returns ErrCorrupt if the file is not an SQLite database or
+// has tables that are not an event store's. It changes nothing.
+func checkSchema(conn *sqlite.Conn) error {
+	for _, tbl := range tables {
+		n, err := queryInt(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", tbl.name)
 		if err != nil {
-			return fmt.Errorf("%w: tables do not match the event store schema: %v", evstore.ErrCorrupt, err)
+			return translate(err)
 		}
-		stmt.Finalize()
+		if n == 0 {
+			continue
+		}
+		check, _, err := conn.PrepareTransient(tbl.check)
+		if err != nil {
+			return fmt.Errorf("%w: table %s does not match the event store schema: %v", evstore.ErrCorrupt, tbl.name, err)
+		}
+		check.Finalize()
 	}
 	return nil
+}
+
+// initSchema creates the tables that are missing.
+func initSchema(conn *sqlite.Conn) error {
+	return execScript(conn, schema)
 }

@@ -85,7 +85,7 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 		return nil, err
 	}
 	b.conns = append(b.conns, w)
-	if err := initSchema(w); err != nil {
+	if err := b.initWriter(ctx, w); err != nil {
 		b.closeConns()
 		return nil, fmt.Errorf("evstore/sqlite: open %s: %w", path, err)
 	}
@@ -116,17 +116,31 @@ func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, erro
 		return nil, fmt.Errorf("evstore/sqlite: open %s: %w", b.path, translate(err))
 	}
 	conn.SetBusyTimeout(b.cfg.busyTimeout)
-	pragmas := []string{"PRAGMA synchronous=NORMAL"}
-	if writer && !b.memory {
-		pragmas = append([]string{"PRAGMA journal_mode=WAL"}, pragmas...)
-	}
-	for _, p := range pragmas {
-		if err := exec(ctx, conn, p); err != nil {
+	if !writer { // the writer sets it once the file is known to be ours
+		if err := exec(ctx, conn, "PRAGMA synchronous=NORMAL"); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("evstore/sqlite: open %s: %w", b.path, err)
 		}
 	}
 	return conn, nil
+}
+
+// initWriter checks the file, without changing anything if it is not an
+// event store, then turns on WAL and creates the missing tables.
+func (b *backend) initWriter(ctx context.Context, w *sqlite.Conn) error {
+	if err := checkSchema(w); err != nil {
+		return err
+	}
+	pragmas := []string{"PRAGMA synchronous=NORMAL"}
+	if !b.memory {
+		pragmas = append([]string{"PRAGMA journal_mode=WAL"}, pragmas...)
+	}
+	for _, p := range pragmas {
+		if err := exec(ctx, w, p); err != nil {
+			return err
+		}
+	}
+	return initSchema(w)
 }
 
 // take borrows a connection from pool, waiting while all are busy, and
