@@ -34,6 +34,16 @@ type Expectation struct {
 	version int64
 }
 
+// Expect returns the Expectation that opts describe, as a Write with them
+// would hand it to a Backend. Backends' tests use it to build requests.
+func Expect(opts ...WriteOption) Expectation {
+	var c writeConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.expect
+}
+
 // Check returns nil if a stream at version actual meets the expectation,
 // and a *ConflictError for streamID otherwise.
 func (e Expectation) Check(streamID string, actual int64) error {

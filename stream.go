@@ -59,12 +59,9 @@ func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...Wri
 	if s.id == All {
 		return 0, fmt.Errorf("%w: cannot write to %s", ErrReadOnly, All)
 	}
-	var cfg writeConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.expect.kind == expectExact && cfg.expect.version < 0 {
-		return 0, fmt.Errorf("%w: ExpectVersion(%d) is negative", ErrInvalidArgument, cfg.expect.version)
+	expect := Expect(opts...)
+	if expect.kind == expectExact && expect.version < 0 {
+		return 0, fmt.Errorf("%w: ExpectVersion(%d) is negative", ErrInvalidArgument, expect.version)
 	}
 	if len(events) == 0 {
 		v, err := s.store.head(ctx, s.id)
@@ -81,7 +78,7 @@ func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...Wri
 	if err := s.store.enter(); err != nil {
 		return 0, err
 	}
-	v, err := s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: cfg.expect})
+	v, err := s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: expect})
 	s.store.leave()
 	if err != nil {
 		return 0, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-event-sourcing/evstore"
 	"zombiezen.com/go/sqlite"
@@ -13,29 +12,6 @@ import (
 // insertChunk is the most rows one INSERT statement carries: multi-row
 // inserts run about 1.5x faster than one statement per row.
 const insertChunk = 64
-
-// Append implements evstore.Backend. It runs in one IMMEDIATE transaction on
-// the writer connection, so the version it reads cannot change before commit.
-func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (version int64, err error) {
-	conn, err := take(ctx, b.writer)
-	if err != nil {
-		return 0, err
-	}
-	defer put(b.writer, conn)
-	if err := exec(ctx, conn, "BEGIN IMMEDIATE"); err != nil {
-		return 0, interrupted(ctx, err)
-	}
-	defer func() {
-		if err == nil {
-			err = exec(ctx, conn, "COMMIT")
-		}
-		if err != nil {
-			rollback(conn)
-			version, err = 0, interrupted(ctx, err)
-		}
-	}()
-	return appendTx(conn, req, formatTimestamp(time.Now()))
-}
 
 func rollback(conn *sqlite.Conn) {
 	if !conn.AutocommitEnabled() {

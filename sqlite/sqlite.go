@@ -47,6 +47,9 @@ type backend struct {
 	conns   []*sqlite.Conn
 
 	wg sync.WaitGroup // the Changes poller
+
+	qmu   sync.Mutex    // guards queue
+	queue []*appendCall // Appends waiting for the next group commit
 }
 
 var _ evstore.Backend = (*backend)(nil)
