@@ -71,12 +71,12 @@ func hasKeys(events []evstore.EncodedEvent) bool {
 
 // streamHead returns the stream's version in the database.
 func streamHead(conn *sqlite.Conn, streamID string) (int64, error) {
-	return queryInt(conn, "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", streamID)
+	return queryInt(conn, "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = +?", streamID)
 }
 
 // dropExisting returns the events whose key the stream does not have yet.
 func dropExisting(conn *sqlite.Conn, streamID string, events []evstore.EncodedEvent) ([]evstore.EncodedEvent, error) {
-	stmt, err := conn.Prepare("SELECT 1 FROM events WHERE stream_id = ? AND idempotency_key = ?")
+	stmt, err := conn.Prepare("SELECT 1 FROM events WHERE stream_id = +? AND idempotency_key = +?")
 	if err != nil {
 		return nil, err
 	}

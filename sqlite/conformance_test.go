@@ -11,7 +11,7 @@ import (
 )
 
 func TestConformanceFile(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) *evstore.Store {
+	storetest.Run(t, func(t testing.TB) *evstore.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "events.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -21,10 +21,20 @@ func TestConformanceFile(t *testing.T) {
 }
 
 func TestConformanceMemory(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) *evstore.Store {
+	storetest.Run(t, func(t testing.TB) *evstore.Store {
 		s, err := sqlite.Open(context.Background(), ":memory:")
 		if err != nil {
 			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(tb testing.TB) *evstore.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "bench.db"))
+		if err != nil {
+			tb.Fatal(err)
 		}
 		return s
 	})

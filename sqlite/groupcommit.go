@@ -96,17 +96,26 @@ func (b *backend) lead(conn *sqlite.Conn) {
 			if c.err = c.ctx.Err(); c.err != nil {
 				continue
 			}
-			if err := exec(ctx, conn, "SAVEPOINT call"); err != nil {
-				return err
-			}
-			if c.version, c.err = appendTx(conn, c.req, ts); c.err != nil {
-				c.version, c.err = 0, translate(c.err)
-				if err := exec(ctx, conn, "ROLLBACK TO call"); err != nil {
+			// A call that writes with one INSERT needs no savepoint: a
+			// statement that fails leaves nothing behind.
+			save := len(c.req.Events) > insertChunk
+			if save {
+				if err := exec(ctx, conn, "SAVEPOINT call"); err != nil {
 					return err
 				}
 			}
-			if err := exec(ctx, conn, "RELEASE call"); err != nil {
-				return err
+			if c.version, c.err = appendTx(conn, c.req, ts); c.err != nil {
+				c.version, c.err = 0, translate(c.err)
+				if save {
+					if err := exec(ctx, conn, "ROLLBACK TO call"); err != nil {
+						return err
+					}
+				}
+			}
+			if save {
+				if err := exec(ctx, conn, "RELEASE call"); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

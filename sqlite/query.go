@@ -39,8 +39,8 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	}
 	defer put(b.readers, conn)
 	query := `SELECT COUNT(*), COALESCE(MAX(version), 0),
-		(SELECT timestamp FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1)
-		FROM events WHERE stream_id = ?1`
+		(SELECT timestamp FROM events WHERE stream_id = +?1 ORDER BY version DESC LIMIT 1)
+		FROM events WHERE stream_id = +?1`
 	if streamID == evstore.All {
 		query = `SELECT COUNT(*), COALESCE(MAX(id), 0),
 		(SELECT timestamp FROM events ORDER BY id DESC LIMIT 1) FROM events`
@@ -99,7 +99,7 @@ func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string)
 	}
 	defer put(b.readers, conn)
 	stmt, err := conn.Prepare(`SELECT version, state, timestamp FROM snapshots
-		WHERE stream_id = ? AND projection_name = ?`)
+		WHERE stream_id = +? AND projection_name = +?`)
 	if err != nil {
 		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, translate(err))
 	}

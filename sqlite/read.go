@@ -56,21 +56,25 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 
 // buildRead turns q into SQL text and its arguments. The text depends only
 // on q's shape; every value, including metadata paths, is an argument.
+//
+// Parameters compared with indexed columns are written +? : the plan is
+// the same, but SQLite (built with STAT4) then does not recompile the
+// statement each time they are bound, which tripled the cost of a query.
 func buildRead(q evstore.Query) (string, []any) {
 	var w where
 	pos := "id"
 	if q.StreamID != evstore.All {
 		pos = "version"
-		w.add("stream_id = ?", q.StreamID)
+		w.add("stream_id = +?", q.StreamID)
 	}
 	if q.After > 0 {
-		w.add(pos+" > ?", q.After)
+		w.add(pos+" > +?", q.After)
 	}
 	if q.Before > 0 {
-		w.add(pos+" < ?", q.Before)
+		w.add(pos+" < +?", q.Before)
 	}
 	if q.MaxSequence > 0 {
-		w.add("id <= ?", q.MaxSequence)
+		w.add("id <= +?", q.MaxSequence)
 	}
 	for _, c := range q.Filter {
 		w.clause(c)

@@ -3,7 +3,7 @@
 // against its own store.
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) *evstore.Store {
+//		storetest.Run(t, func(t testing.TB) *evstore.Store {
 //			store, err := mybackend.Open(context.Background(), ...)
 //			if err != nil {
 //				t.Fatal(err)
@@ -28,9 +28,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// An OpenFunc opens a new, empty store, with a database of its own. The kit
-// closes every store it opens.
-type OpenFunc func(t *testing.T) *evstore.Store
+// An OpenFunc opens a new, empty store, with a database of its own, for a
+// test or a benchmark. The kit closes every store it opens.
+type OpenFunc func(tb testing.TB) *evstore.Store
 
 // Run runs the conformance tests against the stores open returns.
 func Run(t *testing.T, open OpenFunc) {
