@@ -4,9 +4,9 @@ import "context"
 
 // A Backend stores events for a Store. It is the only seam between evstore's
 // core and a database: the core validates input, pages reads, runs the
-// notifier and serves watchers; a Backend does the I/O. The sqlite and
-// postgres packages implement it, and storetest.Run checks that an
-// implementation behaves as evstore promises.
+// notifier and serves watchers; a Backend does the I/O. The sqlite package
+// implements it, and storetest.Run checks that an implementation behaves as
+// evstore promises.
 //
 // The Store calls a Backend from many goroutines at once. Arguments have been
 // validated: stream ids are valid, filters pass Validate, limits are positive.

@@ -144,6 +144,9 @@ func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredE
 			yield(StoredEvent{}, err)
 			return
 		}
+		if horizon == 0 {
+			return // an empty store; 0 would mean "no bound" below
+		}
 		q := Query{StreamID: s.id, After: cfg.after, MaxSequence: horizon, Filter: cfg.filter, Backwards: cfg.backwards}
 		remaining := cfg.limit
 		var page []StoredEvent

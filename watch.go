@@ -16,6 +16,10 @@ import (
 // Watch ends without an error when ctx is cancelled or the loop breaks, and
 // with ErrClosed when the Store closes. A watcher that falls behind never
 // holds up writers or other watchers: it catches up from the database.
+//
+// Live events are read from the database once and handed to every watcher
+// of the Store, so their Data and Metadata are shared: treat them as
+// read-only, and copy them before changing them.
 func (s *Stream) Watch(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredEvent, error] {
 	return func(yield func(StoredEvent, error) bool) {
 		cfg, err := newReadConfig(opts)

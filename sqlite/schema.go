@@ -7,9 +7,10 @@ import (
 	"zombiezen.com/go/sqlite"
 )
 
-// schema is py-event-sourcing's, statement for statement, so that files are
-// shared between the two libraries.
-const schema = `
+// Schema is the DDL of an evstore SQLite file: py-event-sourcing's, statement
+// for statement, so that the two libraries share files. Open runs it on every
+// file it opens; the statements create only what is missing.
+const Schema = `
 CREATE TABLE IF NOT EXISTS events (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 stream_id TEXT NOT NULL,
@@ -60,5 +61,5 @@ func checkSchema(conn *sqlite.Conn) error {
 
 // initSchema creates the tables that are missing.
 func initSchema(conn *sqlite.Conn) error {
-	return execScript(conn, schema)
+	return execScript(conn, Schema)
 }

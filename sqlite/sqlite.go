@@ -73,9 +73,13 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.pollInterval <= 0 || cfg.busyTimeout < 0 || cfg.readers < 1 {
-		return nil, fmt.Errorf("%w: poll interval %v, busy timeout %v, readers %d: want positive values",
-			evstore.ErrInvalidArgument, cfg.pollInterval, cfg.busyTimeout, cfg.readers)
+	switch {
+	case cfg.pollInterval <= 0:
+		return nil, fmt.Errorf("%w: poll interval %v is not positive", evstore.ErrInvalidArgument, cfg.pollInterval)
+	case cfg.busyTimeout < 0:
+		return nil, fmt.Errorf("%w: busy timeout %v is negative", evstore.ErrInvalidArgument, cfg.busyTimeout)
+	case cfg.readers < 1:
+		return nil, fmt.Errorf("%w: %d readers: want at least 1", evstore.ErrInvalidArgument, cfg.readers)
 	}
 	b := &backend{path: path, cfg: cfg, memory: path == ":memory:"}
 	if b.memory {
