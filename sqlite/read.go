@@ -170,35 +170,56 @@ func bind(stmt *sqlite.Stmt, args []any) {
 	}
 }
 
-// A decoder turns rows into events. It remembers the last timestamp text,
-// since the events of one write share it.
+// A decoder turns rows into events. Consecutive rows tend to repeat their
+// stream id, type and timestamp (the events of one write share it), so it
+// compares those columns with the previous row's in place and reuses the
+// strings, and the parsed time, when they are the same.
 type decoder struct {
-	lastText string
-	lastTime time.Time
+	buf             []byte
+	stream, typ, ts string
+	time            time.Time
+}
+
+// text returns column col as a string, reusing *last when it is the same.
+func (d *decoder) text(stmt *sqlite.Stmt, col int, last *string) (s string, changed bool) {
+	n := stmt.ColumnLen(col)
+	if n == len(*last) {
+		if cap(d.buf) < n {
+			d.buf = make([]byte, n, 2*n)
+		}
+		stmt.ColumnBytes(col, d.buf[:n])
+		if string(d.buf[:n]) == *last {
+			return *last, false
+		}
+		*last = string(d.buf[:n])
+		return *last, true
+	}
+	*last = stmt.ColumnText(col)
+	return *last, true
 }
 
 // event decodes a row of eventColumns.
 func (d *decoder) event(stmt *sqlite.Stmt) (evstore.StoredEvent, error) {
 	e := evstore.StoredEvent{
 		Sequence: stmt.ColumnInt64(0),
-		StreamID: stmt.ColumnText(1),
-		Type:     stmt.ColumnText(3),
 		Version:  stmt.ColumnInt64(7),
 	}
+	e.StreamID, _ = d.text(stmt, 1, &d.stream)
+	e.Type, _ = d.text(stmt, 3, &d.typ)
 	if stmt.ColumnType(2) == sqlite.TypeNull {
 		e.ID = strconv.FormatInt(e.Sequence, 10)
 	} else {
 		e.ID = stmt.ColumnText(2)
 	}
-	ts := stmt.ColumnText(4)
-	if ts != d.lastText {
-		t, err := parseTimestamp(ts)
+	if _, changed := d.text(stmt, 4, &d.ts); changed {
+		t, err := parseTimestamp(d.ts)
 		if err != nil {
+			d.ts = "" // do not take the next row's equal text as parsed
 			return e, fmt.Errorf("%w: event %d: %v", evstore.ErrCorrupt, e.Sequence, err)
 		}
-		d.lastText, d.lastTime = ts, t
+		d.time = t
 	}
-	e.Timestamp = d.lastTime
+	e.Timestamp = d.time
 	if n := stmt.ColumnLen(6); n > 0 {
 		e.Data = make([]byte, n)
 		stmt.ColumnBytes(6, e.Data)

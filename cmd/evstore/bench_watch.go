@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/sqlite"
+)
+
+const latencySamples = 1000
+
+// benchWatch measures write-to-delivery latency for a watcher in this
+// process and in another, and the CPU an idle store with 100 watchers uses.
+func benchWatch(ctx context.Context, cfg benchConfig, path string, res *benchResults, out io.Writer) error {
+	store, err := sqlite.Open(ctx, path, sqlite.WithPollInterval(cfg.poll))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st, err := store.Stream(ctx, "latency")
+	if err != nil {
+		return err
+	}
+	res.PollIntervalMs = ms(cfg.poll)
+
+	// In-process: a watcher of @all; each write waits for its delivery.
+	all, err := store.Stream(ctx, evstore.All)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	arrived := make(chan time.Time, 1)
+	go func() {
+		for _, err := range all.Watch(wctx) {
+			if err != nil {
+				return
+			}
+			arrived <- time.Now()
+		}
+	}()
+	event := benchEvents(0, 1, false)
+	var lat []time.Duration
+	for i := range latencySamples + 10 {
+		start := time.Now()
+		if _, err := st.Write(ctx, event); err != nil {
+			return err
+		}
+		select {
+		case at := <-arrived:
+			if i >= 10 { // the first ones warm up
+				lat = append(lat, at.Sub(start))
+			}
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("watcher did not receive event %d", i)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	cancel()
+	res.WatchP50Ms, res.WatchP99Ms = percentiles(lat)
+
+	// Cross-process: another process watches; each event carries its write time.
+	cross, err := crossProcessLatency(ctx, store, path, cfg.poll)
+	if err != nil {
+		return fmt.Errorf("cross-process watch: %w", err)
+	}
+	res.CrossProcessP50Ms, res.CrossProcessP99Ms = percentiles(cross)
+
+	// Idle: 100 watchers, no writes.
+	res.IdleCPUPercent, err = idleCPU(ctx, store, 100, cfg.idle)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\n--- Watch: write-to-delivery latency and idle cost ---")
+	fmt.Fprintf(out, "In-process watcher: p50 %.3f ms, p99 %.3f ms (%d writes).\n", res.WatchP50Ms, res.WatchP99Ms, len(lat))
+	fmt.Fprintf(out, "Watcher in another process (poll interval %v): p50 %.3f ms, p99 %.3f ms (%d writes).\n", cfg.poll, res.CrossProcessP50Ms, res.CrossProcessP99Ms, len(cross))
+	fmt.Fprintf(out, "Idle store with 100 watchers: %.2f%% of a core over %v.\n", res.IdleCPUPercent, cfg.idle)
+	return nil
+}
+
+// crossProcessLatency starts "evstore __bench-child" on path and writes
+// events stamped with their write time; the child prints each latency.
+func crossProcessLatency(ctx context.Context, store *evstore.Store, path string, poll time.Duration) ([]time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	const n = 300
+	cmd := exec.CommandContext(ctx, self, benchChildName, "--db", path, "--n", strconv.Itoa(n), "--poll", poll.String())
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer cmd.Wait()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		return nil, fmt.Errorf("child did not start: %q", lines.Text())
+	}
+	st, err := store.Stream(ctx, "cross")
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for range n {
+			stamp := strconv.FormatInt(time.Now().UnixNano(), 10)
+			if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "Stamped", Data: []byte(stamp)}}); err != nil {
+				return
+			}
+			time.Sleep(7 * time.Millisecond) // spread over poll phases
+		}
+	}()
+	var lat []time.Duration
+	for lines.Scan() {
+		ns, err := strconv.ParseInt(lines.Text(), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("child: %q", lines.Text())
+		}
+		lat = append(lat, time.Duration(ns))
+	}
+	if len(lat) != n {
+		return nil, fmt.Errorf("child saw %d of %d events", len(lat), n)
+	}
+	return lat, nil
+}
+
+// idleCPU returns the CPU this process uses, in percent of a core, while
+// watchers wait on a store nobody writes to.
+func idleCPU(ctx context.Context, store *evstore.Store, watchers int, d time.Duration) (float64, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range watchers {
+		all, err := store.Stream(wctx, evstore.All)
+		if err != nil {
+			return 0, err
+		}
+		go func() {
+			for range all.Watch(wctx) {
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // let them settle
+	c0, t0 := cpuTime(), time.Now()
+	time.Sleep(d)
+	return 100 * float64(cpuTime()-c0) / float64(time.Since(t0)), nil
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// percentiles returns the median and 99th percentile, in milliseconds.
+func percentiles(d []time.Duration) (p50, p99 float64) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	at := func(q float64) float64 { return ms(s[min(len(s)-1, int(q*float64(len(s))))]) }
+	return at(0.50), at(0.99)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
