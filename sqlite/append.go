@@ -13,7 +13,11 @@ import (
 // inserts run about 1.5x faster than one statement per row.
 const insertChunk = 64
 
+// rollback ends an open transaction. It clears the connection's interrupt
+// first: a cancelled ctx must not keep the ROLLBACK from running, or the
+// connection would go back to the pool inside the transaction.
 func rollback(conn *sqlite.Conn) {
+	conn.SetInterrupt(nil)
 	if !conn.AutocommitEnabled() {
 		_ = exec(context.Background(), conn, "ROLLBACK")
 	}

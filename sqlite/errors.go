@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-event-sourcing/evstore"
@@ -9,17 +10,22 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-// translate maps driver errors onto evstore's sentinel errors where one
-// applies, keeping the driver's message.
+// ErrBusy means the database stayed locked by another connection (another
+// process, or another Store on the same file) for longer than the busy
+// timeout (WithBusyTimeout). The call changed nothing; it may be retried.
+var ErrBusy = errors.New("evstore/sqlite: database is locked by another writer (busy timeout expired)")
+
+// translate maps driver errors onto evstore's sentinel errors, and ErrBusy,
+// where one applies, keeping the driver's message.
 func translate(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, evstore.ErrCorrupt) || errors.Is(err, ErrBusy) {
+		return err
 	}
 	switch sqlite.ErrCode(err).ToPrimary() {
 	case sqlite.ResultNotADB, sqlite.ResultCorrupt:
 		return fmt.Errorf("%w: %v", evstore.ErrCorrupt, err)
 	case sqlite.ResultBusy:
-		return fmt.Errorf("evstore/sqlite: database is locked by another writer (busy timeout expired): %w", err)
+		return fmt.Errorf("%w: %v", ErrBusy, err)
 	}
 	return err
 }

@@ -59,14 +59,25 @@ func (b *backend) withdraw(call *appendCall) bool {
 	return true
 }
 
-// lead commits the queued calls as one group, then hands the writer
-// connection on.
-func (b *backend) lead(conn *sqlite.Conn) {
-	defer func() { b.writer <- conn }()
+// maxGroup bounds how many calls one transaction takes, so that a steady
+// stream of writers still sees commits.
+const maxGroup = 1024
+
+// drain takes the queued calls.
+func (b *backend) drain() []*appendCall {
 	b.qmu.Lock()
+	defer b.qmu.Unlock()
 	calls := b.queue
 	b.queue = nil
-	b.qmu.Unlock()
+	return calls
+}
+
+// lead commits the queued calls as one group, then hands the writer
+// connection on. Calls that queue up while the group is being written join
+// it, up to maxGroup, so a busy writer commits less often.
+func (b *backend) lead(conn *sqlite.Conn) {
+	defer func() { b.writer <- conn }()
+	calls := b.drain()
 	if len(calls) == 0 {
 		return
 	}
@@ -92,7 +103,11 @@ func (b *backend) lead(conn *sqlite.Conn) {
 	}
 	ctx := context.Background() // the group outlives any one caller's ctx
 	err := commit(ctx, conn, func() error {
-		for _, c := range calls {
+		for i := 0; i < len(calls); i++ {
+			if i == len(calls)-1 && len(calls) < maxGroup {
+				calls = append(calls, b.drain()...) // latecomers join
+			}
+			c := calls[i]
 			if c.err = c.ctx.Err(); c.err != nil {
 				continue
 			}
@@ -135,7 +150,9 @@ func commit(ctx context.Context, conn *sqlite.Conn, body func() error) error {
 	err := exec(ctx, conn, "BEGIN IMMEDIATE")
 	if err == nil {
 		if err = body(); err == nil {
-			err = exec(ctx, conn, "COMMIT")
+			// Once the work is done, the commit goes ahead whatever ctx says.
+			conn.SetInterrupt(nil)
+			err = exec(context.Background(), conn, "COMMIT")
 		}
 	}
 	if err != nil {

@@ -47,7 +47,7 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	}
 	stmt, err := conn.Prepare(query)
 	if err != nil {
-		return evstore.Metrics{}, fmt.Errorf("evstore/sqlite: metrics of %s: %w", streamID, translate(err))
+		return evstore.Metrics{}, fmt.Errorf("evstore/sqlite: metrics of %s: %w", streamID, interrupted(ctx, err))
 	}
 	defer stmt.Reset()
 	if streamID != evstore.All {
@@ -77,7 +77,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 		ON CONFLICT (stream_id, projection_name) DO UPDATE SET
 		version = excluded.version, state = excluded.state, timestamp = excluded.timestamp`)
 	if err != nil {
-		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, translate(err))
+		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
 	}
 	defer stmt.Reset()
 	stmt.BindText(1, snap.StreamID)
@@ -101,7 +101,7 @@ func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string)
 	stmt, err := conn.Prepare(`SELECT version, state, timestamp FROM snapshots
 		WHERE stream_id = +? AND projection_name = +?`)
 	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, translate(err))
+		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
 	}
 	defer stmt.Reset()
 	stmt.BindText(1, streamID)

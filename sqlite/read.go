@@ -33,7 +33,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		}
 	}
 	if err != nil {
-		return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, translate(err))
+		return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, interrupted(ctx, err))
 	}
 	defer stmt.Reset()
 	bind(stmt, args)

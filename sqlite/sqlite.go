@@ -153,6 +153,9 @@ func (b *backend) initWriter(ctx context.Context, w *sqlite.Conn) error {
 // take borrows a connection from pool, waiting while all are busy, and
 // makes ctx interrupt it. put gives it back.
 func take(ctx context.Context, pool chan *sqlite.Conn) (*sqlite.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case c := <-pool:
 		c.SetInterrupt(ctx.Done())

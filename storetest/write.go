@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"reflect"
 	"strconv"
@@ -26,6 +27,35 @@ func (k *kit) writeTests() map[string]func(*testing.T) {
 		"ExpectExists":          k.testExpectExists,
 		"StaleHandle":           k.testStaleHandle,
 		"AllIsReadOnly":         k.testAllIsReadOnly,
+		"CancelledWrite":        k.testCancelledWrite,
+	}
+}
+
+// testCancelledWrite cancels writes at every stage: each lands whole or not
+// at all, and the store keeps working for everyone else.
+func (k *kit) testCancelledWrite(t *testing.T) {
+	s := k.store(t)
+	st, other := stream(t, s, "s"), stream(t, s, "other")
+	var want int64
+	for i := range 60 {
+		c, cancel := context.WithTimeout(context.Background(), time.Duration(i%30)*100*time.Microsecond)
+		v, err := st.Write(c, events("Big", 500))
+		cancel()
+		switch {
+		case err == nil:
+			want += 500
+			if v != want {
+				t.Fatalf("write %d: got version %d, want %d", i, v, want)
+			}
+		case !errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("write %d: got %v, want nil or context.DeadlineExceeded", i, err)
+		}
+		if _, err := other.Write(ctx(t), events("Next", 1)); err != nil {
+			t.Fatalf("write after cancelled write %d: %v", i, err)
+		}
+		if m := metrics(t, stream(t, s, "s")); m.Version != want || m.EventCount != want {
+			t.Fatalf("after write %d: got %+v, want %d events: a cancelled write left events behind", i, m, want)
+		}
 	}
 }
 
