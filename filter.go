@@ -255,7 +255,14 @@ func lookup(m map[string]any, path []string) (any, bool) {
 
 // likeMatch implements SQL LIKE without an escape character: % matches any
 // run of characters, _ exactly one, and ASCII letters match either case.
+// As in SQLite, a string or pattern ends at its first NUL byte.
 func likeMatch(s, pattern string) bool {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(pattern, 0); i >= 0 {
+		pattern = pattern[:i]
+	}
 	var si, pi int       // positions in s and pattern
 	star, starS := -1, 0 // the last % seen, and where s stood then
 	for si < len(s) {

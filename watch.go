@@ -110,24 +110,28 @@ func (w *watcher) catchUp(ctx context.Context, upTo int64) error {
 		return nil
 	}
 	q := Query{StreamID: w.s.id, Filter: w.filter, MaxSequence: upTo, Limit: readPage}
+	// The cursor moves past every row read, yielded or not, so a page of
+	// rows the watcher skips is never fetched again.
+	q.After = w.pos
+	if w.s.id == All {
+		q.After = max(w.pos, w.horizon)
+	}
 	var page []StoredEvent
+	var err error
 	for {
-		q.After = w.pos
-		if w.s.id == All {
-			q.After = max(w.pos, w.horizon)
-		}
-		var err error
-		if page, err = w.s.store.read(ctx, q, page[:0]); err != nil {
-			return err
-		}
+		page, err = w.s.store.read(ctx, q, page[:0])
 		for i := range page {
 			if w.offer(&page[i], false) {
 				return nil
 			}
 		}
+		if err != nil {
+			return err
+		}
 		if len(page) < q.Limit {
 			break
 		}
+		q.After = max(w.pos, w.s.position(&page[len(page)-1]))
 		clear(page)
 	}
 	w.horizon = upTo

@@ -124,7 +124,8 @@ func (w *where) clause(c evstore.Clause) {
 			case bool:
 				cond, args = "json_type(metadata, ?) = ?", []any{path, strconv.FormatBool(x)}
 			case float64:
-				cond, args = "(json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) = ?)", []any{path, path, x}
+				// As doubles on both sides, as Filter.Match compares them.
+				cond, args = "(json_type(metadata, ?) IN ('integer', 'real') AND CAST(json_extract(metadata, ?) AS REAL) = ?)", []any{path, path, x}
 			default:
 				op := "="
 				if c.Op() == evstore.OpLike {

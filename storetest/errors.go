@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -67,6 +68,9 @@ func (k *kit) testBadEvents(t *testing.T) {
 		{"NaN in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"n": math.NaN()}}},
 		{"Inf nested in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"a": map[string]any{"b": math.Inf(1)}}}},
 		{"complex in metadata", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"z": complex(1, 2)}}},
+		{"number that does not read back", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"n": json.Number("1e400")}}},
+		{"raw JSON that is not an object's value", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"r": json.RawMessage(`{"a":`)}}},
+		{"nested too deep", evstore.CandidateEvent{Type: "T", Metadata: nested(150)}},
 	}
 	for _, c := range cases {
 		_, err := st.Write(ctx(t), []evstore.CandidateEvent{{Type: "Fine"}, c.event})
@@ -78,6 +82,15 @@ func (k *kit) testBadEvents(t *testing.T) {
 	if got := versions(readAll(t, st)); len(got) != 1 {
 		t.Errorf("after bad writes: got versions %v, want [1]", got)
 	}
+}
+
+// nested returns metadata nested depth levels deep.
+func nested(depth int) map[string]any {
+	m := map[string]any{"leaf": true}
+	for range depth {
+		m = map[string]any{"n": m}
+	}
+	return m
 }
 
 func (k *kit) testBadWriteOptions(t *testing.T) {

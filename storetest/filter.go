@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -30,6 +31,8 @@ func filterCorpus(t *testing.T, s *evstore.Store) {
 		{"customer": "Zoë", "note": "100% sure_thing", "dotted.key": "x"},
 		{"region": map[string]any{"name": "EMEA"}},
 		{"n": 0, "flag": 1, "odd key": "sp ace"},
+		{"big": int64(1)<<53 + 1, "huge": 9.930279521224108e+17, "tiny": 1e-300, "nul": "a\x00b"},
+		{"big": float64(int64(1) << 53), "o": json.RawMessage(`{"k":"a","k":"b"}`)},
 	}
 	types := []string{"OrderCreated", "OrderPlaced", "ItemAdded", "orderCreated"}
 	for i, m := range metas {
@@ -78,6 +81,15 @@ var filterCases = []evstore.Filter{
 	{evstore.Equals("metadata.odd key", "sp ace")},
 	{evstore.Equals("metadata.missing", "x")},
 	{evstore.Like("metadata.prio", "%")},
+	{evstore.Equals("metadata.big", int64(1)<<53+1)},
+	{evstore.Equals("metadata.big", float64(int64(1)<<53))},
+	{evstore.Equals("metadata.huge", 9.930279521224108e+17)},
+	{evstore.Equals("metadata.tiny", 1e-300)},
+	{evstore.Like("metadata.nul", "a%b")},
+	{evstore.Like("metadata.nul", "a")},
+	{evstore.Equals("metadata.nul", "a\x00b")},
+	{evstore.Equals("metadata.o.k", "b")},
+	{evstore.Equals("metadata.o.k", "a")},
 	{evstore.Equals("stream_id", "order-1"), evstore.Equals("metadata.region", "EMEA")},
 	{evstore.Like("stream_id", "order%"), evstore.In("event_type", "OrderCreated", "ItemAdded"), evstore.Equals("version", 1)},
 }
@@ -120,9 +132,11 @@ func (k *kit) testFilterExpected(t *testing.T) {
 		{evstore.Filter{evstore.Equals("metadata.prio", 1)}, 1},
 		{evstore.Filter{evstore.Equals("metadata.vip", true)}, 1},
 		{evstore.Filter{evstore.Equals("metadata.tags.prio", 1)}, 1},
-		{evstore.Filter{evstore.Like("stream_id", "order%")}, 9},
+		{evstore.Filter{evstore.Like("stream_id", "order%")}, 11},
+		{evstore.Filter{evstore.Equals("metadata.big", int64(1)<<53+1)}, 2}, // as doubles, 2^53+1 is 2^53
+		{evstore.Filter{evstore.Equals("metadata.o.k", "b")}, 1},            // the last of repeated keys, as stored
 		{evstore.Filter{evstore.Equals("event_type", "OrderCreated")}, 3},
-		{evstore.Filter{evstore.Like("event_type", "ordercreated")}, 5},
+		{evstore.Filter{evstore.Like("event_type", "ordercreated")}, 6},
 	}
 	for _, c := range cases {
 		if got := len(readAll(t, all, evstore.WithFilter(c.f))); got != c.want {
@@ -133,7 +147,7 @@ func (k *kit) testFilterExpected(t *testing.T) {
 	f := evstore.WithFilter(evstore.Filter{evstore.Like("stream_id", "order%")})
 	every := readAll(t, all, f)
 	got := readAll(t, all, f, evstore.After(every[2].Sequence), evstore.Limit(2), evstore.Backwards())
-	if want := []int64{every[8].Sequence, every[7].Sequence}; !slices.Equal(sequences(got), want) {
+	if want := []int64{every[10].Sequence, every[9].Sequence}; !slices.Equal(sequences(got), want) {
 		t.Errorf("filter with After, Limit, Backwards: got %v, want %v", sequences(got), want)
 	}
 }

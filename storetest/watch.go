@@ -18,6 +18,7 @@ func (k *kit) watchTests() map[string]func(*testing.T) {
 		"DefaultIsNew":     k.testWatchDefaultIsNew,
 		"AllDefaultIsNew":  k.testWatchAllDefaultIsNew,
 		"Filter":           k.testWatchFilter,
+		"FilterAgrees":     k.testWatchFilterAgrees,
 		"HandOff":          k.testWatchHandOff,
 		"SlowWatcher":      k.testWatchSlow,
 		"StalledWatcher":   k.testWatchStalled,
@@ -190,6 +191,34 @@ func (k *kit) testWatchFilter(t *testing.T) {
 	}
 	wAll.quiet(t)
 	wA.quiet(t)
+}
+
+// testWatchFilterAgrees: every filter case selects the same events live
+// (filtered in Go) as on replay and in Read (filtered by the backend).
+func (k *kit) testWatchFilterAgrees(t *testing.T) {
+	s := k.store(t)
+	all := stream(t, s, evstore.All)
+	var live []*watcher
+	for _, f := range filterCases {
+		live = append(live, startWatch(t, stream(t, s, evstore.All), evstore.WithFilter(f)))
+	}
+	filterCorpus(t, s)
+	for i, f := range filterCases {
+		want := sequences(readAll(t, all, evstore.WithFilter(f)))
+		if got := sequences(live[i].next(t, len(want))); !slices.Equal(got, want) {
+			t.Errorf("filter case %d %v: live watch got %v, Read %v", i, describe(f), got, want)
+		}
+		replay := startWatch(t, stream(t, s, evstore.All), evstore.After(0), evstore.WithFilter(f))
+		if got := sequences(replay.next(t, len(want))); !slices.Equal(got, want) {
+			t.Errorf("filter case %d %v: replaying watch got %v, Read %v", i, describe(f), got, want)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i, w := range live {
+		if n := len(w.events); n > 0 {
+			t.Errorf("filter case %d %v: live watch yielded %d events more than Read", i, describe(filterCases[i]), n)
+		}
+	}
 }
 
 // testWatchHandOff starts watchers while writers write: each must see every

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
@@ -73,7 +74,16 @@ func (k *kit) testRoundTrip(t *testing.T) {
 		{Type: "EmptyMeta", Data: []byte{}, Metadata: map[string]any{}},
 	}
 	write(t, st, in)
+	// Metadata given as raw JSON or json.Number is stored in normal form:
+	// it reads back as plain maps and numbers.
+	write(t, st, []evstore.CandidateEvent{{Type: "Raw", Metadata: map[string]any{
+		"raw": json.RawMessage(`{"k": "a", "k": "b", "n": 1}`), "num": json.Number("12.5"), "deep": nested(90),
+	}}})
 	got := readAll(t, st)
+	if raw := got[len(got)-1].Metadata; !reflect.DeepEqual(raw["raw"], map[string]any{"k": "b", "n": 1.0}) || raw["num"] != 12.5 {
+		t.Errorf("normalised metadata: got %#v", raw)
+	}
+	got = got[:len(got)-1]
 	if len(got) != len(in) {
 		t.Fatalf("read %d events, want %d", len(got), len(in))
 	}
