@@ -2,55 +2,52 @@ package evstore
 
 import (
 	"context"
+	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // The notifier is the one goroutine per Store that turns commits into
 // batches of events for watchers. It wakes when this Store writes (kick) or
 // when the Backend reports a change from elsewhere (Backend.Changes), reads
-// the new events from the database once, and offers each batch to every
-// subscription without ever blocking: a watcher whose buffer is full is
-// marked lagged and catches up from the database by itself.
+// the new events from the database once, and appends them to a ring of
+// recent batches that every watcher reads at its own pace. The ring keeps
+// at most ringEvents events, whatever the watchers do: a watcher that falls
+// further behind than the ring reaches catches up from the database, so a
+// slow or stalled watcher never holds up writers, other watchers or memory.
 type notifier struct {
 	s      *Store
 	kickCh chan struct{}
 
-	mu      sync.Mutex
-	subs    map[*subscription]struct{}
-	started bool
-	stopped bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	ring     []*batch      // recent batches, oldest first; they may have gaps
+	events   int           // events in ring
+	changed  chan struct{} // closed, and replaced, when a batch is added
+	watchers int           // watchers running; none means nothing to publish
+	started  bool
+	stopped  bool
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 const (
-	// batchSize is the most events the notifier puts in one batch.
-	batchSize = 256
-	// subscriptionBuffer is how many batches a watcher may have pending
-	// before it is marked lagged.
-	subscriptionBuffer = 16
+	// batchSize is the most events the notifier reads into one batch.
+	batchSize = 512
+	// ringEvents bounds the events the ring keeps for watchers.
+	ringEvents = 64 * 1024
 	// retryDelay is how long the notifier waits after a failed read.
 	retryDelay = 100 * time.Millisecond
 )
 
 // A batch holds every event with a Sequence in (from, to], in order. It is
-// shared by all subscriptions and never modified.
+// shared by all watchers and never modified.
 type batch struct {
 	from, to int64
 	events   []StoredEvent
 }
 
-// A subscription is one watcher's place in the notifier.
-type subscription struct {
-	ch     chan *batch
-	wake   chan struct{} // signalled when lagged is set
-	lagged atomic.Bool   // a batch was dropped: catch up from the database
-}
-
 func newNotifier(s *Store) *notifier {
-	return &notifier{s: s, kickCh: make(chan struct{}, 1), subs: make(map[*subscription]struct{})}
+	return &notifier{s: s, kickCh: make(chan struct{}, 1), changed: make(chan struct{})}
 }
 
 // kick wakes the notifier after a write by this Store.
@@ -61,20 +58,21 @@ func (n *notifier) kick() {
 	}
 }
 
-// subscribe registers a watcher, starting the notifier on first use. The
-// notifier's starting point is read before subscribe returns, so it is never
-// ahead of the Head the watcher reads next: every later event reaches the
-// watcher either from its own replay or in a batch.
-func (n *notifier) subscribe(ctx context.Context) (*subscription, error) {
+// join registers a watcher, starting the notifier on first use. The
+// notifier's starting point is read before join returns, and it skips
+// publishing only while no watcher is registered, so it is never ahead of
+// the Head a watcher reads after joining: every later event reaches the
+// watcher from its own replay, the ring or its catch-up.
+func (n *notifier) join(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopped {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if !n.started {
 		last, err := n.s.head(ctx, All)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		n.started = true
 		runCtx, cancel := context.WithCancel(context.Background())
@@ -82,15 +80,27 @@ func (n *notifier) subscribe(ctx context.Context) (*subscription, error) {
 		n.wg.Add(1)
 		go n.run(runCtx, last)
 	}
-	sub := &subscription{ch: make(chan *batch, subscriptionBuffer), wake: make(chan struct{}, 1)}
-	n.subs[sub] = struct{}{}
-	return sub, nil
+	n.watchers++
+	return nil
 }
 
-func (n *notifier) unsubscribe(sub *subscription) {
+func (n *notifier) leave() {
 	n.mu.Lock()
-	delete(n.subs, sub)
+	n.watchers--
 	n.mu.Unlock()
+}
+
+// next returns the oldest batch in the ring that ends after Sequence
+// horizon, or nil and a channel closed when one arrives. Watchers take one
+// batch at a time, so a stalled one keeps at most one alive.
+func (n *notifier) next(horizon int64) (*batch, <-chan struct{}) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	i := sort.Search(len(n.ring), func(i int) bool { return n.ring[i].to > horizon })
+	if i < len(n.ring) {
+		return n.ring[i], nil
+	}
+	return nil, n.changed
 }
 
 // stop ends the notifier goroutine and waits for it.
@@ -125,17 +135,18 @@ func (n *notifier) run(ctx context.Context, last int64) {
 	}
 }
 
-// publish delivers the events after last and returns the new last Sequence.
+// publish adds the events after last to the ring and returns the new last
+// Sequence.
 func (n *notifier) publish(ctx context.Context, last int64) (int64, error) {
 	head, err := n.s.head(ctx, All)
 	if err != nil || head <= last {
 		return last, err
 	}
 	n.mu.Lock()
-	idle := len(n.subs) == 0
+	idle := n.watchers == 0
 	n.mu.Unlock()
 	if idle {
-		return head, nil // new watchers replay from the database
+		return head, nil // watchers that join later replay from the database
 	}
 	for last < head {
 		events, err := n.s.read(ctx, Query{StreamID: All, After: last, MaxSequence: head, Limit: batchSize}, nil)
@@ -146,25 +157,28 @@ func (n *notifier) publish(ctx context.Context, last int64) (int64, error) {
 		if len(events) == batchSize {
 			b.to = events[len(events)-1].Sequence
 		}
-		n.deliver(b)
+		n.add(b)
 		last = b.to
 	}
 	return last, nil
 }
 
-func (n *notifier) deliver(b *batch) {
+// add appends b to the ring, drops the oldest batches beyond ringEvents,
+// and wakes the watchers.
+func (n *notifier) add(b *batch) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for sub := range n.subs {
-		select {
-		case sub.ch <- b:
-		default:
-			if !sub.lagged.Swap(true) {
-				select {
-				case sub.wake <- struct{}{}:
-				default:
-				}
-			}
-		}
+	n.ring = append(n.ring, b)
+	n.events += len(b.events)
+	drop := 0
+	for n.events > ringEvents && drop < len(n.ring)-1 {
+		n.events -= len(n.ring[drop].events)
+		drop++
 	}
+	if drop > 0 {
+		clear(n.ring[:drop])
+		n.ring = append(n.ring[:0], n.ring[drop:]...)
+	}
+	close(n.changed)
+	n.changed = make(chan struct{})
 }

@@ -33,19 +33,18 @@ func (s *Stream) Watch(ctx context.Context, opts ...ReadOption) iter.Seq2[Stored
 		if !cfg.afterSet {
 			cfg.after = s.Version()
 		}
-		sub, err := s.store.notifier.subscribe(ctx)
-		if err != nil {
+		if err := s.store.notifier.join(ctx); err != nil {
 			if ctx.Err() == nil {
 				yield(StoredEvent{}, err)
 			}
 			return
 		}
-		defer s.store.notifier.unsubscribe(sub)
+		defer s.store.notifier.leave()
 		w := &watcher{s: s, filter: cfg.filter, pos: cfg.after, yield: yield}
 		if s.id == All {
 			w.horizon = cfg.after
 		}
-		if err := w.run(ctx, sub); err != nil && ctx.Err() == nil {
+		if err := w.run(ctx); err != nil && ctx.Err() == nil {
 			if errors.Is(err, ErrClosed) {
 				err = ErrClosed
 			}
@@ -66,9 +65,9 @@ type watcher struct {
 	stopped      bool // the loop broke
 }
 
-// run replays, then follows the subscription. It returns nil when the loop
-// breaks or ctx ends.
-func (w *watcher) run(ctx context.Context, sub *subscription) error {
+// run replays, then follows the notifier's ring. It returns nil when the
+// loop breaks or ctx ends.
+func (w *watcher) run(ctx context.Context) error {
 	head, err := w.s.store.head(ctx, All)
 	if err != nil {
 		return err
@@ -80,22 +79,15 @@ func (w *watcher) run(ctx context.Context, sub *subscription) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if sub.lagged.Swap(false) {
-			// Batches were dropped: the database has them.
-			if head, err = w.s.store.head(ctx, All); err == nil {
-				err = w.catchUp(ctx, head)
-			}
-			if err != nil || w.stopped {
+		b, changed := w.s.store.notifier.next(w.horizon)
+		if b != nil {
+			if err := w.apply(ctx, b); err != nil || w.stopped {
 				return err
 			}
 			continue
 		}
 		select {
-		case b := <-sub.ch:
-			if err := w.apply(ctx, b); err != nil || w.stopped {
-				return err
-			}
-		case <-sub.wake:
+		case <-changed:
 		case <-ctx.Done():
 			return nil
 		case <-w.s.store.done:
