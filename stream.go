@@ -20,7 +20,7 @@ type Stream struct {
 }
 
 // readPage is how many events Read fetches from the Backend at a time.
-const readPage = 1024
+const readPage = 4096
 
 // ID returns the stream's id.
 func (s *Stream) ID() string { return s.id }
@@ -218,14 +218,16 @@ func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredE
 				q.Limit = remaining
 			}
 			page, err = s.store.read(ctx, q, page[:0])
-			for i := range page {
-				pos := s.position(&page[i])
-				s.saw(pos)
+			if len(page) > 0 {
+				first, last := s.position(&page[0]), s.position(&page[len(page)-1])
+				s.saw(max(first, last))
 				if q.Backwards {
-					q.Before = pos
+					q.Before = last
 				} else {
-					q.After = pos
+					q.After = last
 				}
+			}
+			for i := range page {
 				if !yield(page[i], nil) {
 					return
 				}

@@ -48,6 +48,7 @@ func TestOpenBadInput(t *testing.T) {
 		{"zero poll interval", filepath.Join(dir, "a.db"), []Option{WithPollInterval(0)}, evstore.ErrInvalidArgument, "poll interval"},
 		{"no readers", filepath.Join(dir, "a.db"), []Option{WithReaders(0)}, evstore.ErrInvalidArgument, "readers"},
 		{"negative busy timeout", filepath.Join(dir, "a.db"), []Option{WithBusyTimeout(-time.Second)}, evstore.ErrInvalidArgument, "busy timeout"},
+		{"negative mmap size", filepath.Join(dir, "a.db"), []Option{WithMmapSize(-1)}, evstore.ErrInvalidArgument, "mmap size"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

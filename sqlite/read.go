@@ -38,6 +38,9 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 	defer stmt.Reset()
 	bind(stmt, args)
 	var d decoder
+	if q.StreamID != evstore.All {
+		d.known = q.StreamID
+	}
 	for {
 		row, err := stmt.Step()
 		if err != nil {
@@ -176,6 +179,7 @@ func bind(stmt *sqlite.Stmt, args []any) {
 // compares those columns with the previous row's in place and reuses the
 // strings, and the parsed time, when they are the same.
 type decoder struct {
+	known           string // the stream every row belongs to, if one
 	buf             []byte
 	stream, typ, ts string
 	time            time.Time
@@ -205,9 +209,11 @@ func (d *decoder) event(stmt *sqlite.Stmt) (evstore.StoredEvent, error) {
 		Sequence: stmt.ColumnInt64(0),
 		Version:  stmt.ColumnInt64(7),
 	}
-	e.StreamID, _ = d.text(stmt, 1, &d.stream)
+	if e.StreamID = d.known; e.StreamID == "" {
+		e.StreamID, _ = d.text(stmt, 1, &d.stream)
+	}
 	e.Type, _ = d.text(stmt, 3, &d.typ)
-	if stmt.ColumnType(2) == sqlite.TypeNull {
+	if stmt.ColumnLen(2) == 0 && stmt.ColumnType(2) == sqlite.TypeNull {
 		e.ID = strconv.FormatInt(e.Sequence, 10)
 	} else {
 		e.ID = stmt.ColumnText(2)
@@ -225,7 +231,7 @@ func (d *decoder) event(stmt *sqlite.Stmt) (evstore.StoredEvent, error) {
 		e.Data = make([]byte, n)
 		stmt.ColumnBytes(6, e.Data)
 	}
-	if stmt.ColumnType(5) != sqlite.TypeNull {
+	if stmt.ColumnLen(5) > 0 { // NULL, or (written by hand) empty: none
 		m, err := decodeMetadata(stmt.ColumnText(5))
 		if err != nil {
 			return e, fmt.Errorf("%w: event %d: metadata: %v", evstore.ErrCorrupt, e.Sequence, err)
