@@ -15,15 +15,16 @@ import (
 //	func BenchmarkStore(b *testing.B) { storetest.Bench(b, open) }
 //
 // Write/batch=N appends batches of N keyed events to one stream;
-// WriteParallel has many goroutines append single events to their own
-// streams (group commit); Read reads a 100,000-event stream; Watch measures
+// WriteParallel has many goroutines append single events, to streams of
+// their own or all to one (group commit); Read reads a 100,000-event stream; Watch measures
 // the time from a write to its delivery to a watcher of All. Each reports
 // events/s besides ns/op.
 func Bench(b *testing.B, open OpenFunc) {
 	for _, n := range []int{1, 10, 100, 10000} {
 		b.Run(fmt.Sprintf("Write/batch=%d", n), func(b *testing.B) { benchWrite(b, open, n) })
 	}
-	b.Run("WriteParallel", func(b *testing.B) { benchWriteParallel(b, open) })
+	b.Run("WriteParallel/streams=own", func(b *testing.B) { benchWriteParallel(b, open, false) })
+	b.Run("WriteParallel/streams=one", func(b *testing.B) { benchWriteParallel(b, open, true) })
 	b.Run("Read", func(b *testing.B) { benchRead(b, open) })
 	b.Run("Watch", func(b *testing.B) { benchWatch(b, open) })
 }
@@ -71,14 +72,20 @@ func benchWrite(b *testing.B, open OpenFunc, n int) {
 	reportRate(b, written)
 }
 
-func benchWriteParallel(b *testing.B, open OpenFunc) {
+// benchWriteParallel has 16 goroutines per CPU append single events, each
+// to a stream of its own or all to one stream.
+func benchWriteParallel(b *testing.B, open OpenFunc, oneStream bool) {
 	s := benchStore(b, open)
 	ctx := context.Background()
 	var streams, written atomic.Int64
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		st, err := s.Stream(ctx, fmt.Sprintf("writer-%d", streams.Add(1)))
+		id := fmt.Sprintf("writer-%d", streams.Add(1))
+		if oneStream {
+			id = "shared"
+		}
+		st, err := s.Stream(ctx, id)
 		if err != nil {
 			b.Error(err)
 			return
