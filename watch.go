@@ -162,7 +162,7 @@ func (w *watcher) offer(e *StoredEvent, live bool) bool {
 	if pos <= w.pos {
 		return false
 	}
-	if live && !w.filter.Match(*e) {
+	if live && len(w.filter) > 0 && !w.filter.Match(*e) {
 		return false
 	}
 	w.pos = pos
