@@ -13,10 +13,12 @@ var (
 	ErrConflict = errors.New("evstore: version conflict")
 	// ErrReadOnly means a write to All, which only reads.
 	ErrReadOnly = errors.New("evstore: stream is read-only")
-	// ErrInvalidEvent means an event that cannot be stored: an empty Type or
-	// metadata that is not JSON-encodable.
+	// ErrInvalidEvent means an event that cannot be stored: an empty Type,
+	// text that is not UTF-8 without NUL bytes, or metadata that is not
+	// JSON-encodable.
 	ErrInvalidEvent = errors.New("evstore: invalid event")
-	// ErrInvalidStreamID means an empty stream id, or one over MaxStreamIDLen bytes.
+	// ErrInvalidStreamID means an empty stream id, one over MaxStreamIDLen
+	// bytes, or one that is not UTF-8 text without NUL bytes.
 	ErrInvalidStreamID = errors.New("evstore: invalid stream id")
 	// ErrInvalidFilter means a filter with an unknown field, a bad metadata
 	// path, an empty In, or a value of the wrong type for its field.

@@ -71,7 +71,7 @@ func (c *Clause) parse(field string, values []any) error {
 		}
 		path := strings.Split(rest, ".")
 		for _, key := range path {
-			if key == "" || strings.ContainsAny(key, "\"\\\x00") || !utf8.ValidString(key) {
+			if key == "" || strings.ContainsAny(key, "\"\\") || !text(key) {
 				return fmt.Errorf("%w: bad metadata path %q: keys must be non-empty UTF-8 without quotes, backslashes or NUL", ErrInvalidFilter, field)
 			}
 		}
@@ -99,7 +99,7 @@ func normalise(field string, v any) (any, error) {
 	switch field {
 	case "stream_id", "event_type":
 		if s, ok := v.(string); ok {
-			return s, nil
+			return checkText(s)
 		}
 		return nil, fmt.Errorf("value %v (%T) is not a string", v, v)
 	case "version":
@@ -109,7 +109,9 @@ func normalise(field string, v any) (any, error) {
 		return nil, fmt.Errorf("value %v (%T) is not an integer", v, v)
 	}
 	switch x := v.(type) {
-	case string, bool:
+	case string:
+		return checkText(x)
+	case bool:
 		return x, nil
 	case json.Number:
 		f, err := x.Float64()
@@ -132,6 +134,13 @@ func normalise(field string, v any) (any, error) {
 		return float64(n), nil
 	}
 	return nil, fmt.Errorf("value %v (%T) is not a string, number or boolean", v, v)
+}
+
+func checkText(s string) (any, error) {
+	if !text(s) {
+		return nil, fmt.Errorf("value %q is not UTF-8 text without NUL bytes", s)
+	}
+	return s, nil
 }
 
 func checkFloat(f float64) (any, error) {
@@ -255,14 +264,7 @@ func lookup(m map[string]any, path []string) (any, bool) {
 
 // likeMatch implements SQL LIKE without an escape character: % matches any
 // run of characters, _ exactly one, and ASCII letters match either case.
-// As in SQLite, a string or pattern ends at its first NUL byte.
 func likeMatch(s, pattern string) bool {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		s = s[:i]
-	}
-	if i := strings.IndexByte(pattern, 0); i >= 0 {
-		pattern = pattern[:i]
-	}
 	var si, pi int       // positions in s and pattern
 	star, starS := -1, 0 // the last % seen, and where s stood then
 	for si < len(s) {

@@ -3,7 +3,9 @@ package evstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // A Store is an event store: a set of streams kept by a Backend. Open one
@@ -93,12 +95,18 @@ func (s *Store) Stream(ctx context.Context, id string) (*Stream, error) {
 	return st, nil
 }
 
+// text reports whether s is valid UTF-8 without NUL bytes: what every
+// backend can store as text (PostgreSQL refuses the others).
+func text(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
 func checkStreamID(id string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("%w: empty", ErrInvalidStreamID)
 	case len(id) > MaxStreamIDLen:
 		return fmt.Errorf("%w: %d bytes, over the limit of %d", ErrInvalidStreamID, len(id), MaxStreamIDLen)
+	case !text(id):
+		return fmt.Errorf("%w: %q is not UTF-8 text without NUL bytes", ErrInvalidStreamID, id)
 	}
 	return nil
 }

@@ -93,8 +93,13 @@ func encodeEvents(events []CandidateEvent) ([]EncodedEvent, error) {
 	out := make([]EncodedEvent, 0, len(events))
 	var seen map[string]struct{}
 	for i, e := range events {
-		if e.Type == "" {
+		switch {
+		case e.Type == "":
 			return nil, fmt.Errorf("%w: event %d: empty Type", ErrInvalidEvent, i)
+		case !text(e.Type):
+			return nil, fmt.Errorf("%w: event %d: Type %q is not UTF-8 text without NUL bytes", ErrInvalidEvent, i, e.Type)
+		case !text(e.ID):
+			return nil, fmt.Errorf("%w: event %d: ID %q is not UTF-8 text without NUL bytes", ErrInvalidEvent, i, e.ID)
 		}
 		if e.ID != "" && len(events) > 1 {
 			if seen == nil {
@@ -159,16 +164,25 @@ func marshal(v any) ([]byte, error) {
 }
 
 // plainJSON reports whether v holds only JSON's own Go types, and fails
-// if it nests deeper than maxMetadataDepth.
+// if it nests deeper than maxMetadataDepth or holds a string that is not
+// UTF-8 text without NUL bytes (encoding/json would change the one, and
+// PostgreSQL refuses the other).
 func plainJSON(v any, depth int) (bool, error) {
 	if depth > maxMetadataDepth {
 		return false, fmt.Errorf("nested deeper than %d levels", maxMetadataDepth)
 	}
 	plain := true
 	switch x := v.(type) {
-	case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+	case nil, bool, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+	case string:
+		if !text(x) {
+			return false, fmt.Errorf("string %q is not UTF-8 text without NUL bytes", x)
+		}
 	case map[string]any:
-		for _, e := range x {
+		for k, e := range x {
+			if !text(k) {
+				return false, fmt.Errorf("key %q is not UTF-8 text without NUL bytes", k)
+			}
 			p, err := plainJSON(e, depth+1)
 			if err != nil {
 				return false, err

@@ -26,6 +26,8 @@ func (k *kit) testBadStreamIDs(t *testing.T) {
 	}{
 		{"empty", "", false},
 		{"256 bytes", strings.Repeat("x", 256), false},
+		{"NUL byte", "a\x00b", false},
+		{"invalid UTF-8", "a\xffb", false},
 		{"255 bytes", strings.Repeat("x", 255), true},
 		{"255 bytes of runes", strings.Repeat("é", 127) + "x", true},
 		{"unicode", "Zoë-ストリーム", true},
@@ -71,6 +73,12 @@ func (k *kit) testBadEvents(t *testing.T) {
 		{"number that does not read back", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"n": json.Number("1e400")}}},
 		{"raw JSON that is not an object's value", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"r": json.RawMessage(`{"a":`)}}},
 		{"nested too deep", evstore.CandidateEvent{Type: "T", Metadata: nested(150)}},
+		{"NUL in a metadata string", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"s": "a\x00b"}}},
+		{"invalid UTF-8 in a metadata string", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"s": "a\xffb"}}},
+		{"NUL in a metadata key", evstore.CandidateEvent{Type: "T", Metadata: map[string]any{"a\x00": 1}}},
+		{"NUL in the type", evstore.CandidateEvent{Type: "T\x00"}},
+		{"invalid UTF-8 in the type", evstore.CandidateEvent{Type: "T\xff"}},
+		{"NUL in the ID", evstore.CandidateEvent{Type: "T", ID: "k\x00"}},
 	}
 	for _, c := range cases {
 		_, err := st.Write(ctx(t), []evstore.CandidateEvent{{Type: "Fine"}, c.event})

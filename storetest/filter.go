@@ -31,7 +31,7 @@ func filterCorpus(t *testing.T, s *evstore.Store) {
 		{"customer": "Zoë", "note": "100% sure_thing", "dotted.key": "x"},
 		{"region": map[string]any{"name": "EMEA"}},
 		{"n": 0, "flag": 1, "odd key": "sp ace"},
-		{"big": int64(1)<<53 + 1, "huge": 9.930279521224108e+17, "tiny": 1e-300, "nul": "a\x00b"},
+		{"big": int64(1)<<53 + 1, "huge": 9.930279521224108e+17, "tiny": 1e-300},
 		{"big": float64(int64(1) << 53), "o": json.RawMessage(`{"k":"a","k":"b"}`)},
 	}
 	types := []string{"OrderCreated", "OrderPlaced", "ItemAdded", "orderCreated"}
@@ -85,9 +85,6 @@ var filterCases = []evstore.Filter{
 	{evstore.Equals("metadata.big", float64(int64(1)<<53))},
 	{evstore.Equals("metadata.huge", 9.930279521224108e+17)},
 	{evstore.Equals("metadata.tiny", 1e-300)},
-	{evstore.Like("metadata.nul", "a%b")},
-	{evstore.Like("metadata.nul", "a")},
-	{evstore.Equals("metadata.nul", "a\x00b")},
 	{evstore.Equals("metadata.o.k", "b")},
 	{evstore.Equals("metadata.o.k", "a")},
 	{evstore.Equals("stream_id", "order-1"), evstore.Equals("metadata.region", "EMEA")},
@@ -176,6 +173,10 @@ func (k *kit) testFilterInjection(t *testing.T) {
 			{evstore.Equals("metadata.region", bad)},
 			{evstore.Like("metadata.region", bad)},
 		} {
+			if err := f.Validate(); err != nil { // NUL bytes are refused
+				wantErr(t, describe(f), err, evstore.ErrInvalidFilter)
+				continue
+			}
 			if got := readAll(t, all, evstore.WithFilter(f)); len(got) != 0 {
 				t.Errorf("%v matched %d events, want 0", describe(f), len(got))
 			}
