@@ -20,11 +20,7 @@ func newBackend(t *testing.T) *backend {
 	return b
 }
 
-func queued(b *backend) int {
-	b.qmu.Lock()
-	defer b.qmu.Unlock()
-	return len(b.queue)
-}
+func queued(b *backend) int { return b.queue.Len() }
 
 // waitQueued waits until n calls are queued.
 func waitQueued(t *testing.T, b *backend, n int) {

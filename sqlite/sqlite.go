@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/groupcommit"
 	"zombiezen.com/go/sqlite"
 )
 
@@ -56,8 +57,7 @@ type backend struct {
 
 	wg sync.WaitGroup // the Changes poller
 
-	qmu   sync.Mutex    // guards queue
-	queue []*appendCall // Appends waiting for the next group commit
+	queue groupcommit.Queue[evstore.AppendRequest] // Appends waiting for the next group commit
 }
 
 var _ evstore.Backend = (*backend)(nil)

@@ -1,0 +1,110 @@
+// Package groupcommit coalesces concurrent writes into shared transactions.
+//
+// Callers queue a request and wait. Whoever takes the token (a backend's
+// writer connection, say) leads: it takes every queued call and commits
+// them together, then hands the token on. The backend's commit function
+// decides how the calls share the transaction (each in a savepoint, so that
+// each keeps its own checks and fails alone); this package only does the
+// queueing, the hand-over and the waiting.
+package groupcommit
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// A Call is one queued request and, once it is done, its result.
+type Call[R any] struct {
+	Ctx     context.Context
+	Req     R
+	Version int64
+	Err     error
+	done    chan struct{}
+}
+
+// A Queue holds the calls waiting for the next group.
+type Queue[R any] struct {
+	mu    sync.Mutex
+	calls []*Call[R]
+}
+
+// Do queues req and waits until a leader has committed it, leading itself
+// when it gets a token from tokens. commit runs the calls it is given in one
+// transaction, setting each call's Version and Err; it may call more to take
+// the calls that queued meanwhile into the same group. The token goes back
+// into tokens afterwards. If ctx ends while the call is still queued, Do
+// withdraws it and returns ctx.Err(); once a leader has it, the outcome is
+// the leader's.
+func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit func(token T, calls []*Call[R], more func() []*Call[R])) (int64, error) {
+	call := &Call[R]{Ctx: ctx, Req: req, done: make(chan struct{})}
+	q.mu.Lock()
+	q.calls = append(q.calls, call)
+	q.mu.Unlock()
+	for {
+		select {
+		case <-call.done:
+			return call.Version, call.Err
+		case token := <-tokens:
+			lead(q, token, tokens, commit)
+		case <-ctx.Done():
+			if q.withdraw(call) {
+				return 0, ctx.Err()
+			}
+			<-call.done
+			return call.Version, call.Err
+		}
+	}
+}
+
+// lead commits the queued calls as one group.
+func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[R], func() []*Call[R])) {
+	defer func() { tokens <- token }()
+	calls := q.Drain()
+	if len(calls) == 0 {
+		return
+	}
+	var joined [][]*Call[R]
+	defer func() {
+		for _, c := range calls {
+			close(c.done)
+		}
+		for _, group := range joined {
+			for _, c := range group {
+				close(c.done)
+			}
+		}
+	}()
+	commit(token, calls, func() []*Call[R] {
+		more := q.Drain()
+		joined = append(joined, more)
+		return more
+	})
+}
+
+// Drain takes the queued calls.
+func (q *Queue[R]) Drain() []*Call[R] {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	calls := q.calls
+	q.calls = nil
+	return calls
+}
+
+// Len returns how many calls are queued.
+func (q *Queue[R]) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.calls)
+}
+
+func (q *Queue[R]) withdraw(call *Call[R]) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.calls, call)
+	if i < 0 {
+		return false
+	}
+	q.calls = slices.Delete(q.calls, i, i+1)
+	return true
+}
