@@ -1,0 +1,26 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// translate maps PostgreSQL errors onto evstore's sentinel errors where one
+// applies, keeping the server's message.
+func translate(err error) error {
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) {
+		return err
+	}
+	switch pgErr.Code {
+	case "22021", "22P05", "54000": // bad text, untranslatable character, too long
+		return fmt.Errorf("%w: %v", evstore.ErrInvalidEvent, err)
+	case "57014": // query_canceled: a ctx ended
+		return fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	return err
+}

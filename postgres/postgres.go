@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/groupcommit"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// An Option configures Open.
+type Option func(*config)
+
+type config struct {
+	schema       string
+	pollInterval time.Duration
+}
+
+// WithSchema places evstore's tables in the named PostgreSQL schema,
+// created if missing (default "public"): tenants and tests can each have
+// their own.
+func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+
+// WithPollInterval sets how often the store checks for new events when no
+// notification has come (default 1s). Notifications normally wake watchers
+// at once; the poll only bounds the delay when one is lost.
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.pollInterval = d } }
+
+// backend is the evstore.Backend of a PostgreSQL database.
+type backend struct {
+	pool    *pgxpool.Pool
+	cfg     config
+	sql     statements
+	channel string // NOTIFY channel of this schema
+
+	writer chan struct{} // the token of group commit
+	queue  groupcommit.Queue[evstore.AppendRequest]
+
+	wg sync.WaitGroup // the listener
+}
+
+var _ evstore.Backend = (*backend)(nil)
+
+// Open connects to the PostgreSQL database dsn names (a URL or key=value
+// string, as pgx takes), creates evstore's tables if they are missing, and
+// returns a Store on them.
+func Open(ctx context.Context, dsn string, opts ...Option) (*evstore.Store, error) {
+	cfg := config{schema: "public", pollInterval: time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case dsn == "":
+		return nil, fmt.Errorf("%w: empty connection string", evstore.ErrInvalidArgument)
+	case cfg.schema == "":
+		return nil, fmt.Errorf("%w: empty schema name", evstore.ErrInvalidArgument)
+	case cfg.pollInterval <= 0:
+		return nil, fmt.Errorf("%w: poll interval %v is not positive", evstore.ErrInvalidArgument, cfg.pollInterval)
+	}
+	poolCfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", evstore.ErrInvalidArgument, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("evstore/postgres: connect: %w", err)
+	}
+	if err := createSchema(ctx, pool, cfg.schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("evstore/postgres: %w", translate(err))
+	}
+	b := &backend{
+		pool:    pool,
+		cfg:     cfg,
+		sql:     newStatements(pgx.Identifier{cfg.schema}.Sanitize()),
+		channel: "evstore_" + fmt.Sprintf("%08x", hash(cfg.schema)),
+		writer:  make(chan struct{}, 1),
+	}
+	b.writer <- struct{}{}
+	return evstore.NewStore(b), nil
+}
+
+// hash is FNV-1a, to name a schema's notification channel and lock.
+func hash(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// Close implements evstore.Backend.
+func (b *backend) Close() error {
+	b.wg.Wait()
+	b.pool.Close()
+	return nil
+}

@@ -1,0 +1,147 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+// Read implements evstore.Backend.
+func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.StoredEvent) ([]evstore.StoredEvent, error) {
+	query, args := b.buildRead(q)
+	rows, err := b.pool.Query(ctx, query, args...)
+	if err != nil {
+		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, translate(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e evstore.StoredEvent
+		var key *string
+		var meta []byte
+		if err := rows.Scan(&e.Sequence, &e.StreamID, &key, &e.Type, &e.Timestamp, &meta, &e.Data, &e.Version); err != nil {
+			return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, translate(err))
+		}
+		e.Timestamp = e.Timestamp.UTC()
+		if key != nil {
+			e.ID = *key
+		} else {
+			e.ID = strconv.FormatInt(e.Sequence, 10)
+		}
+		if len(e.Data) == 0 {
+			e.Data = nil
+		}
+		if len(meta) > 0 {
+			if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+				return dst, fmt.Errorf("%w: event %d: metadata: %v", evstore.ErrCorrupt, e.Sequence, err)
+			}
+			if len(e.Metadata) == 0 {
+				e.Metadata = nil
+			}
+		}
+		dst = append(dst, e)
+	}
+	if err := rows.Err(); err != nil {
+		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, translate(err))
+	}
+	return dst, nil
+}
+
+// buildRead turns q into SQL text and its arguments. The text depends only
+// on q's shape; every value, including metadata paths, is an argument.
+func (b *backend) buildRead(q evstore.Query) (string, []any) {
+	var w where
+	pos := "id"
+	if q.StreamID != evstore.All {
+		pos = "version"
+		w.add("stream_id = %s", q.StreamID)
+	}
+	if q.After > 0 {
+		w.add(pos+" > %s", q.After)
+	}
+	if q.Before > 0 {
+		w.add(pos+" < %s", q.Before)
+	}
+	if q.MaxSequence > 0 {
+		w.add("id <= %s", q.MaxSequence)
+	}
+	for _, c := range q.Filter {
+		w.clause(c)
+	}
+	var sb strings.Builder
+	sb.WriteString("SELECT " + eventColumns + " FROM " + b.sql.events)
+	if len(w.conds) > 0 {
+		sb.WriteString(" WHERE ")
+		sb.WriteString(strings.Join(w.conds, " AND "))
+	}
+	sb.WriteString(" ORDER BY " + pos)
+	if q.Backwards {
+		sb.WriteString(" DESC")
+	}
+	w.args = append(w.args, q.Limit)
+	fmt.Fprintf(&sb, " LIMIT $%d", len(w.args))
+	return sb.String(), w.args
+}
+
+// where collects the conditions of a query and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// add adds a condition with one argument, placed at %s.
+func (w *where) add(cond string, v any) {
+	w.conds = append(w.conds, fmt.Sprintf(cond, w.arg(v)))
+}
+
+// foldASCII lowers ASCII letters only, as evstore.Like does.
+func foldASCII(expr string) string {
+	return "translate(" + expr + ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+}
+
+// clause adds a filter clause. Metadata values match only values of the
+// same JSON type, and numbers compare as doubles, as evstore.Filter.Match
+// defines; LIKE has no escape character and folds ASCII letters only.
+func (w *where) clause(c evstore.Clause) {
+	var alts []string
+	for _, v := range c.Values() {
+		if c.Field() != "metadata" {
+			if c.Op() == evstore.OpLike {
+				alts = append(alts, foldASCII(c.Field())+" LIKE "+foldASCII(w.arg(v))+" ESCAPE ''")
+			} else {
+				alts = append(alts, c.Field()+" = "+w.arg(v))
+			}
+			continue
+		}
+		path := w.arg(c.Path())
+		value := "metadata #> " + path + "::text[]"
+		text := "metadata #>> " + path + "::text[]"
+		switch x := v.(type) {
+		case bool:
+			alts = append(alts, value+" = to_jsonb("+w.arg(x)+"::boolean)")
+		case float64:
+			alts = append(alts, "(jsonb_typeof("+value+") = 'number' AND ("+text+")::float8 = "+w.arg(x)+"::float8)")
+		default:
+			if c.Op() == evstore.OpLike {
+				alts = append(alts, "(jsonb_typeof("+value+") = 'string' AND "+foldASCII(text)+" LIKE "+foldASCII(w.arg(x)+"::text")+" ESCAPE '')")
+			} else {
+				alts = append(alts, "(jsonb_typeof("+value+") = 'string' AND "+text+" = "+w.arg(x)+"::text)")
+			}
+		}
+	}
+	if len(alts) == 1 {
+		w.conds = append(w.conds, alts[0])
+	} else {
+		w.conds = append(w.conds, "("+strings.Join(alts, " OR ")+")")
+	}
+}
+

@@ -1,0 +1,43 @@
+package postgres
+
+// statements holds the SQL of a schema, with its identifiers quoted once.
+type statements struct {
+	events, snapshots string // qualified table names
+	lock              string
+	nextID            string
+	streamHead        string
+	allHead           string
+	existingKeys      string
+	insert            string
+	streamMetrics     string
+	allMetrics        string
+	saveSnapshot      string
+	loadSnapshot      string
+}
+
+const eventColumns = "id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version"
+
+func newStatements(schema string) statements {
+	events, snapshots := schema+".events", schema+".snapshots"
+	return statements{
+		events:    events,
+		snapshots: snapshots,
+		// One lock per schema serialises appends, so Sequences commit in order.
+		lock:         "SELECT pg_advisory_xact_lock(hashtext($1))",
+		nextID:       "SELECT COALESCE(MAX(id), 0) FROM " + events,
+		streamHead:   "SELECT COALESCE(MAX(version), 0) FROM " + events + " WHERE stream_id = $1",
+		allHead:      "SELECT COALESCE(MAX(id), 0) FROM " + events,
+		existingKeys: "SELECT idempotency_key FROM " + events + " WHERE stream_id = $1 AND idempotency_key = ANY($2)",
+		insert: "INSERT INTO " + events + " (" + eventColumns + ") " +
+			"SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]::jsonb[], $7::bytea[], $8::bigint[])",
+		streamMetrics: "SELECT COUNT(*), COALESCE(MAX(version), 0), " +
+			"(SELECT timestamp FROM " + events + " WHERE stream_id = $1 ORDER BY version DESC LIMIT 1) " +
+			"FROM " + events + " WHERE stream_id = $1",
+		allMetrics: "SELECT COUNT(*), COALESCE(MAX(id), 0), " +
+			"(SELECT timestamp FROM " + events + " ORDER BY id DESC LIMIT 1) FROM " + events,
+		saveSnapshot: "INSERT INTO " + snapshots + " (stream_id, projection_name, version, state, timestamp) " +
+			"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_id, projection_name) DO UPDATE SET " +
+			"version = excluded.version, state = excluded.state, timestamp = excluded.timestamp",
+		loadSnapshot: "SELECT version, state, timestamp FROM " + snapshots + " WHERE stream_id = $1 AND projection_name = $2",
+	}
+}
