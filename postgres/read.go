@@ -144,4 +144,3 @@ func (w *where) clause(c evstore.Clause) {
 		w.conds = append(w.conds, "("+strings.Join(alts, " OR ")+")")
 	}
 }
-
