@@ -53,11 +53,14 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 			}
 			wrote = wrote || c.Err == nil
 		}
-		if wrote {
-			_, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", b.channel)
-			return err
+		if !wrote {
+			return nil
 		}
-		return nil
+		if b.beforeCommit != nil {
+			b.beforeCommit()
+		}
+		_, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", b.channel)
+		return err
 	})
 	if err != nil { // nothing was written
 		err = translate(err)

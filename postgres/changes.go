@@ -22,29 +22,38 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
+		backoff := 50 * time.Millisecond
 		for ctx.Err() == nil {
-			b.listen(ctx, signal)
-			// Disconnected: events may have been missed, and the next
-			// attempt waits a poll interval.
+			if b.listen(ctx, signal) {
+				backoff = 50 * time.Millisecond
+			}
+			// Disconnected: events may have been missed meanwhile.
 			signal()
 			select {
 			case <-ctx.Done():
-			case <-time.After(b.cfg.pollInterval):
+			case <-time.After(backoff):
 			}
+			backoff = min(2*backoff, b.cfg.pollInterval, 5*time.Second)
 		}
 	}()
 	return ch
 }
 
-// listen holds one listening connection until it fails or ctx ends.
-func (b *backend) listen(ctx context.Context, signal func()) {
-	conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig.Copy())
+// listenerName is the application_name of listening connections.
+const listenerName = "evstore listener"
+
+// listen holds one listening connection until it fails or ctx ends, and
+// reports whether it got as far as listening.
+func (b *backend) listen(ctx context.Context, signal func()) bool {
+	cfg := b.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = listenerName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return
+		return false
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{b.channel}.Sanitize()); err != nil {
-		return
+		return false
 	}
 	signal() // anything committed before LISTEN took effect
 	for {
@@ -53,14 +62,14 @@ func (b *backend) listen(ctx context.Context, signal func()) {
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return
+			return true
 		case err == nil, errors.Is(err, context.DeadlineExceeded):
 			signal() // a notification, or the poll that backs notifications up
 		default:
-			return
+			return true
 		}
 		if conn.IsClosed() {
-			return
+			return true
 		}
 	}
 }

@@ -41,6 +41,8 @@ type backend struct {
 	queue  groupcommit.Queue[evstore.AppendRequest]
 
 	wg sync.WaitGroup // the listener
+
+	beforeCommit func() // tests only: runs inside each append transaction
 }
 
 var _ evstore.Backend = (*backend)(nil)
@@ -49,6 +51,14 @@ var _ evstore.Backend = (*backend)(nil)
 // string, as pgx takes), creates evstore's tables if they are missing, and
 // returns a Store on them.
 func Open(ctx context.Context, dsn string, opts ...Option) (*evstore.Store, error) {
+	b, err := open(ctx, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	return evstore.NewStore(b), nil
+}
+
+func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 	cfg := config{schema: "public", pollInterval: time.Second}
 	for _, o := range opts {
 		o(&cfg)
@@ -81,7 +91,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*evstore.Store, erro
 		writer:  make(chan struct{}, 1),
 	}
 	b.writer <- struct{}{}
-	return evstore.NewStore(b), nil
+	return b, nil
 }
 
 // hash is FNV-1a, to name a schema's notification channel and lock.

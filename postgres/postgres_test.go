@@ -1,0 +1,303 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/jackc/pgx/v5"
+)
+
+func testDSN(t *testing.T) string {
+	t.Helper()
+	d := os.Getenv("EVSTORE_POSTGRES_DSN")
+	if d == "" {
+		t.Skip("PostgreSQL tests need a server: set EVSTORE_POSTGRES_DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	}
+	return d
+}
+
+var testSchemas atomic.Int64
+
+// testSchema returns a new schema name, dropped when the test ends.
+func testSchema(t *testing.T) string {
+	name := fmt.Sprintf("evstore_itest_%d_%d", os.Getpid(), testSchemas.Add(1))
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), testDSN(t))
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return name
+}
+
+// testStore opens a Store on schema; setup may adjust the backend first.
+func testStore(t *testing.T, schema string, setup func(*backend), opts ...Option) *evstore.Store {
+	t.Helper()
+	b, err := open(context.Background(), testDSN(t), append([]Option{WithSchema(schema)}, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(b)
+	}
+	s := evstore.NewStore(b)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustStream(t *testing.T, s *evstore.Store, id string) *evstore.Stream {
+	t.Helper()
+	st, err := s.Stream(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// collect watches st until it has n events, or fails after timeout.
+func collect(ctx context.Context, st *evstore.Stream, n int, opts ...evstore.ReadOption) ([]evstore.StoredEvent, error) {
+	var got []evstore.StoredEvent
+	for e, err := range st.Watch(ctx, opts...) {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, e)
+		if len(got) == n {
+			return got, nil
+		}
+	}
+	return got, ctx.Err()
+}
+
+// TestGlobalOrder: writers whose transactions stay open for random times
+// never make a reader of @all skip a Sequence.
+func TestGlobalOrder(t *testing.T) {
+	schema := testSchema(t)
+	const writers, batches, batch = 16, 125, 10 // 20,000 events
+	const total = writers * batches * batch
+	s := testStore(t, schema, func(b *backend) {
+		b.beforeCommit = func() { time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) }
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Watchers on other Stores (other pools) see the writes only through
+	// the database, as other application servers would.
+	var wg sync.WaitGroup
+	results := make([][]evstore.StoredEvent, 4)
+	errs := make([]error, 4)
+	for i := range results {
+		other := testStore(t, schema, nil, WithPollInterval(50*time.Millisecond))
+		all := mustStream(t, other, evstore.All)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = collect(ctx, all, total, evstore.After(0))
+		}()
+	}
+	// Readers polling with After(n), as a catch-up subscriber would.
+	readerErr := make(chan error, 2)
+	for range 2 {
+		go func() {
+			reader := mustStream(t, testStore(t, schema, nil), evstore.All)
+			var last int64
+			for last < total && ctx.Err() == nil {
+				for e, err := range reader.Read(ctx, evstore.After(last)) {
+					if err != nil {
+						readerErr <- err
+						return
+					}
+					if e.Sequence != last+1 {
+						readerErr <- fmt.Errorf("reader after %d got Sequence %d", last, e.Sequence)
+						return
+					}
+					last = e.Sequence
+				}
+			}
+			readerErr <- ctx.Err()
+		}()
+	}
+	var wwg sync.WaitGroup
+	for w := range writers {
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			st := mustStream(t, s, fmt.Sprintf("w-%d", w))
+			for i := range batches {
+				events := make([]evstore.CandidateEvent, batch)
+				for j := range events {
+					events[j] = evstore.CandidateEvent{Type: "E", ID: fmt.Sprintf("%d-%d", i, j)}
+				}
+				if _, err := st.Write(ctx, events); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		}()
+	}
+	wwg.Wait()
+	wg.Wait()
+	for i, got := range results {
+		if errs[i] != nil {
+			t.Errorf("watcher %d: %v after %d events", i, errs[i], len(got))
+			continue
+		}
+		for j, e := range got {
+			if e.Sequence != int64(j+1) {
+				t.Errorf("watcher %d: event %d has Sequence %d, want %d", i, j, e.Sequence, j+1)
+				break
+			}
+		}
+	}
+	for range 2 {
+		if err := <-readerErr; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestListenerReconnects: when the listening connection is killed, the
+// store reconnects and keeps delivering other servers' writes.
+func TestListenerReconnects(t *testing.T) {
+	schema := testSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A long poll: deliveries within seconds come from notifications.
+	watched := testStore(t, schema, nil, WithPollInterval(time.Minute))
+	writer := mustStream(t, testStore(t, schema, nil), "s")
+	got := make(chan evstore.StoredEvent, 100)
+	go func() {
+		for e, err := range mustStream(t, watched, evstore.All).Watch(ctx) {
+			if err != nil {
+				return
+			}
+			got <- e
+		}
+	}()
+	expect := func(v int64) {
+		t.Helper()
+		select {
+		case e := <-got:
+			if e.Version != v {
+				t.Fatalf("got version %d, want %d", e.Version, v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("version %d not delivered within 10s", v)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the listener start
+	for v := int64(1); v <= 3; v++ {
+		if _, err := writer.Write(ctx, []evstore.CandidateEvent{{Type: "E"}}); err != nil {
+			t.Fatal(err)
+		}
+		expect(v)
+	}
+	conn, err := pgx.Connect(ctx, testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var killed int
+	if err := conn.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
+		listenerName, "LISTEN %"+mustChannel(schema)+"%").Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed != 1 {
+		t.Fatalf("terminated %d listeners, want 1", killed)
+	}
+	for v := int64(4); v <= 6; v++ {
+		time.Sleep(100 * time.Millisecond)
+		if _, err := writer.Write(ctx, []evstore.CandidateEvent{{Type: "E"}}); err != nil {
+			t.Fatal(err)
+		}
+		expect(v)
+	}
+}
+
+func mustChannel(schema string) string { return fmt.Sprintf("evstore_%08x", hash(schema)) }
+
+// TestTwoServers: two Stores on one schema act as two application servers.
+func TestTwoServers(t *testing.T) {
+	schema := testSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := testStore(t, schema, nil, WithPollInterval(100*time.Millisecond))
+	b := testStore(t, schema, nil, WithPollInterval(100*time.Millisecond))
+	const perServer, workers = 40, 4
+	total := 2 * perServer * workers
+	watchers := make(chan []evstore.StoredEvent, 2)
+	for _, s := range []*evstore.Store{a, b} {
+		all := mustStream(t, s, evstore.All)
+		go func() {
+			got, _ := collect(ctx, all, total)
+			watchers <- got
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	var conflicts atomic.Int64
+	var wg sync.WaitGroup
+	for _, s := range []*evstore.Store{a, b} {
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := mustStream(t, s, "shared")
+				expected := st.Version()
+				for i := 0; i < perServer; {
+					v, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "E", Data: fmt.Appendf(nil, "%p-%d-%d", s, w, i)}}, evstore.ExpectVersion(expected))
+					var ce *evstore.ConflictError
+					switch {
+					case errors.As(err, &ce):
+						conflicts.Add(1)
+						expected = ce.Actual
+						continue
+					case err != nil:
+						t.Error(err)
+						return
+					}
+					expected = v
+					i++
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var versions []int64
+	seen := map[string]bool{}
+	for e, err := range mustStream(t, a, "shared").Read(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, e.Version)
+		if seen[string(e.Data)] {
+			t.Errorf("event %s written twice", e.Data)
+		}
+		seen[string(e.Data)] = true
+	}
+	want := make([]int64, total)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if !slices.Equal(versions, want) {
+		t.Errorf("got %d versions, want 1..%d with no gap or repeat", len(versions), total)
+	}
+	for range 2 {
+		if got := <-watchers; len(got) != total {
+			t.Errorf("a watcher saw %d of %d events", len(got), total)
+		}
+	}
+	t.Logf("%d conflicts retried", conflicts.Load())
+}
