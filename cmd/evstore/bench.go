@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
-	"github.com/go-event-sourcing/evstore/internal/rawsqlite"
-	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
 // benchConfig holds the flags of "evstore bench".
@@ -33,6 +30,7 @@ type benchConfig struct {
 	poll          time.Duration
 	idle          time.Duration
 	cpuprofile    string
+	store         string
 }
 
 // benchResults are the figures "evstore bench" measures. The JSON names are
@@ -76,7 +74,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.events, "events", 1_000_000, "events to write to one stream")
 	fs.IntVar(&cfg.batch, "batch", 10_000, "events per write")
 	fs.BoolVar(&cfg.keys, "keys", true, "give every event an idempotency key")
-	fs.StringVar(&cfg.db, "db", "", "database file to keep (default: a temporary file, removed)")
+	fs.StringVar(&cfg.db, "db", "", "SQLite database file to keep (default: a temporary file, removed)")
+	fs.StringVar(&cfg.store, "store", "", "run on PostgreSQL at this postgres:// address instead, in schemas dropped afterwards")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object with every figure")
 	fs.BoolVar(&cfg.baseline, "baseline", false, "also run the same rows through the raw SQLite driver and print the ratios")
 	fs.IntVar(&cfg.writers, "writers", 0, "also measure group commit: this many goroutines writing --batch events each")
@@ -92,6 +91,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.events < 1 || cfg.batch < 1 || cfg.writers < 0 || cfg.watchers < 0 || cfg.fanoutEvents < 1 {
 		return errors.New("--events, --batch and --fanout-events must be positive; --writers and --watchers not negative")
+	}
+	if cfg.store != "" && (!isPostgres(cfg.store) || cfg.db != "") {
+		return errors.New("--store takes a postgres:// address, and does not go with --db")
 	}
 	if cfg.cpuprofile != "" {
 		f, err := os.Create(cfg.cpuprofile)
@@ -109,38 +111,38 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer os.RemoveAll(dir)
-	path := cfg.db
-	if path == "" {
-		path = filepath.Join(dir, "bench.db")
-	} else if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("--db %s exists: the benchmark needs a new file", path)
+	if cfg.db != "" {
+		if _, err := os.Stat(cfg.db); err == nil {
+			return fmt.Errorf("--db %s exists: the benchmark needs a new file", cfg.db)
+		}
 	}
+	target := benchTarget{dir: dir, keep: cfg.db, dsn: cfg.store, poll: cfg.poll}
 
 	out := stdout
 	if cfg.json {
 		out = io.Discard
 	}
 	res := &benchResults{Events: cfg.events, Batch: cfg.batch, Keys: cfg.keys}
-	if err := benchReference(ctx, cfg, path, res, out, isTerminal(stdout) && !cfg.json); err != nil {
+	if err := benchReference(ctx, cfg, target, res, out, isTerminal(stdout) && !cfg.json); err != nil {
 		return err
 	}
 	if cfg.baseline {
-		if err := benchBaseline(cfg, filepath.Join(dir, "raw.db"), res, out); err != nil {
+		if err := benchBaseline(ctx, cfg, target, res, out); err != nil {
 			return err
 		}
 	}
 	if cfg.writers > 0 {
-		if err := benchWriters(ctx, cfg, filepath.Join(dir, "writers.db"), res, out); err != nil {
+		if err := benchWriters(ctx, cfg, target, res, out); err != nil {
 			return err
 		}
 	}
 	if cfg.watch {
-		if err := benchWatch(ctx, cfg, filepath.Join(dir, "watch.db"), res, out); err != nil {
+		if err := benchWatch(ctx, cfg, target, res, out); err != nil {
 			return err
 		}
 	}
 	if cfg.watchers > 0 {
-		if err := benchFanout(ctx, cfg, filepath.Join(dir, "fanout.db"), res, out); err != nil {
+		if err := benchFanout(ctx, cfg, target, res, out); err != nil {
 			return err
 		}
 	}
@@ -167,8 +169,10 @@ func benchEvents(from, n int, keys bool) []evstore.CandidateEvent {
 
 // benchReference is the Python library's benchmark: write, rebuild from
 // every event, snapshot, write 100 more, rebuild from the snapshot.
-func benchReference(ctx context.Context, cfg benchConfig, path string, res *benchResults, out io.Writer, progress bool) error {
-	store, err := sqlite.Open(ctx, path, sqlite.WithPollInterval(cfg.poll))
+func benchReference(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer, progress bool) error {
+	loc := target.location("bench")
+	defer target.drop(loc)
+	store, err := target.open(ctx, loc)
 	if err != nil {
 		return err
 	}
@@ -255,7 +259,7 @@ func benchReference(ctx context.Context, cfg benchConfig, path string, res *benc
 	if err := store.Close(); err != nil {
 		return err
 	}
-	res.DBBytes = fileSize(path)
+	res.DBBytes = target.size(ctx, loc)
 	fmt.Fprintf(out, "\nDatabase file size: %.2f MB\n", float64(res.DBBytes)/(1<<20))
 	return nil
 }
@@ -291,53 +295,31 @@ func countIncrements(ctx context.Context, st *evstore.Stream, opts ...evstore.Re
 }
 
 // benchBaseline runs the same rows through the raw driver.
-func benchBaseline(cfg benchConfig, path string, res *benchResults, out io.Writer) error {
-	conn, err := rawsqlite.Open(path)
+func benchBaseline(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer) error {
+	loc := target.location("raw")
+	defer target.drop(loc)
+	var err error
+	if target.dsn != "" {
+		err = baselinePostgres(ctx, cfg, target, loc, res)
+	} else {
+		err = baselineSQLite(cfg, loc, res)
+	}
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	start := time.Now()
-	if err := rawsqlite.Write(conn, "counter", cfg.events, cfg.batch, cfg.keys); err != nil {
-		return err
-	}
-	res.RawWriteEventsPerSec = float64(cfg.events) / time.Since(start).Seconds()
-	count := func(n *int64) func(*rawsqlite.Row) {
-		return func(r *rawsqlite.Row) {
-			if r.Type == "Increment" {
-				*n++
-			}
-		}
-	}
-	start = time.Now()
-	var n int64
-	if err := rawsqlite.ReadStream(conn, "counter", count(&n)); err != nil {
-		return err
-	}
-	res.RawReadEventsPerSec = float64(n) / time.Since(start).Seconds()
-	start = time.Now()
-	n = 0
-	if err := rawsqlite.Scan(conn, count(&n)); err != nil {
-		return err
-	}
-	res.RawTableScanEventsPerSec = float64(n) / time.Since(start).Seconds()
 	res.WriteRatio = res.WriteEventsPerSec / res.RawWriteEventsPerSec
 	res.ReadRatio = res.ReadEventsPerSec / res.RawReadEventsPerSec
-	fmt.Fprintln(out, "\n--- Baseline: the raw SQLite driver, same rows, same schema ---")
+	driver := "the raw SQLite driver"
+	if target.dsn != "" {
+		driver = "raw pgx (COPY, and one query)"
+	}
+	fmt.Fprintf(out, "\n--- Baseline: %s, same rows, same schema ---\n", driver)
 	fmt.Fprintf(out, "Raw write throughput: %s events/sec (evstore/raw = %.2f).\n", commasFloat(res.RawWriteEventsPerSec), res.WriteRatio)
 	fmt.Fprintf(out, "Raw read throughput, the stream in version order: %s events/sec (evstore/raw = %.2f).\n", commasFloat(res.RawReadEventsPerSec), res.ReadRatio)
-	fmt.Fprintf(out, "Raw table scan, every row in table order: %s events/sec.\n", commasFloat(res.RawTableScanEventsPerSec))
-	return nil
-}
-
-func fileSize(path string) int64 {
-	var total int64
-	for _, p := range []string{path, path + "-wal"} {
-		if fi, err := os.Stat(p); err == nil {
-			total += fi.Size()
-		}
+	if res.RawTableScanEventsPerSec > 0 {
+		fmt.Fprintf(out, "Raw table scan, every row in table order: %s events/sec.\n", commasFloat(res.RawTableScanEventsPerSec))
 	}
-	return total
+	return nil
 }
 
 // commas formats n with thousands separators, as the reference prints.

@@ -6,8 +6,6 @@ import (
 	"io"
 	"strconv"
 	"time"
-
-	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
 // benchChildName is the hidden subcommand "bench --watch" runs as the
@@ -16,8 +14,10 @@ import (
 const benchChildName = "__bench-child"
 
 func runBenchChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet(benchChildName, benchChildName+" --db PATH --n N", "", stderr)
-	db := fs.String("db", "", "database file")
+	fs := newFlagSet(benchChildName, benchChildName+" --db PATH|--store DSN --schema S --n N", "", stderr)
+	db := fs.String("db", "", "SQLite database file")
+	dsn := fs.String("store", "", "PostgreSQL address")
+	schema := fs.String("schema", "", "PostgreSQL schema")
 	n := fs.Int("n", 0, "events to wait for")
 	poll := fs.Duration("poll", 50*time.Millisecond, "poll interval")
 	if err := parse(fs, args); err != nil {
@@ -25,7 +25,11 @@ func runBenchChild(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	store, err := sqlite.Open(ctx, *db, sqlite.WithPollInterval(*poll))
+	target, loc := benchTarget{dsn: *dsn, poll: *poll}, *db
+	if *dsn != "" {
+		loc = *schema
+	}
+	store, err := target.open(ctx, loc)
 	if err != nil {
 		return err
 	}

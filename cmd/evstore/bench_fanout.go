@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
-	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
 // benchFanout has cfg.watchers watchers of @all each receive every one of
 // cfg.fanoutEvents events, in order, and reports the rate and peak memory.
-func benchFanout(ctx context.Context, cfg benchConfig, path string, res *benchResults, out io.Writer) error {
-	store, err := sqlite.Open(ctx, path, sqlite.WithPollInterval(cfg.poll))
+func benchFanout(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer) error {
+	loc := target.location("fanout")
+	defer target.drop(loc)
+	store, err := target.open(ctx, loc)
 	if err != nil {
 		return err
 	}

@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
-	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
 const latencySamples = 1000
 
 // benchWatch measures write-to-delivery latency for a watcher in this
 // process and in another, and the CPU an idle store with 100 watchers uses.
-func benchWatch(ctx context.Context, cfg benchConfig, path string, res *benchResults, out io.Writer) error {
-	store, err := sqlite.Open(ctx, path, sqlite.WithPollInterval(cfg.poll))
+func benchWatch(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer) error {
+	loc := target.location("watch")
+	defer target.drop(loc)
+	store, err := target.open(ctx, loc)
 	if err != nil {
 		return err
 	}
@@ -31,6 +32,9 @@ func benchWatch(ctx context.Context, cfg benchConfig, path string, res *benchRes
 		return err
 	}
 	res.PollIntervalMs = ms(cfg.poll)
+	if target.dsn != "" {
+		res.PollIntervalMs = ms(max(cfg.poll, time.Second))
+	}
 
 	// In-process: a watcher of @all; each write waits for its delivery.
 	all, err := store.Stream(ctx, evstore.All)
@@ -69,7 +73,7 @@ func benchWatch(ctx context.Context, cfg benchConfig, path string, res *benchRes
 	res.WatchP50Ms, res.WatchP99Ms = percentiles(lat)
 
 	// Cross-process: another process watches; each event carries its write time.
-	cross, err := crossProcessLatency(ctx, store, path, cfg.poll)
+	cross, err := crossProcessLatency(ctx, store, target, loc)
 	if err != nil {
 		return fmt.Errorf("cross-process watch: %w", err)
 	}
@@ -82,20 +86,28 @@ func benchWatch(ctx context.Context, cfg benchConfig, path string, res *benchRes
 	}
 	fmt.Fprintln(out, "\n--- Watch: write-to-delivery latency and idle cost ---")
 	fmt.Fprintf(out, "In-process watcher: p50 %.3f ms, p99 %.3f ms (%d writes).\n", res.WatchP50Ms, res.WatchP99Ms, len(lat))
-	fmt.Fprintf(out, "Watcher in another process (poll interval %v): p50 %.3f ms, p99 %.3f ms (%d writes).\n", cfg.poll, res.CrossProcessP50Ms, res.CrossProcessP99Ms, len(cross))
+	fmt.Fprintf(out, "Watcher in another process (poll interval %v): p50 %.3f ms, p99 %.3f ms (%d writes).\n",
+		time.Duration(res.PollIntervalMs*float64(time.Millisecond)), res.CrossProcessP50Ms, res.CrossProcessP99Ms, len(cross))
 	fmt.Fprintf(out, "Idle store with 100 watchers: %.2f%% of a core over %v.\n", res.IdleCPUPercent, cfg.idle)
 	return nil
 }
 
-// crossProcessLatency starts "evstore __bench-child" on path and writes
-// events stamped with their write time; the child prints each latency.
-func crossProcessLatency(ctx context.Context, store *evstore.Store, path string, poll time.Duration) ([]time.Duration, error) {
+// crossProcessLatency starts "evstore __bench-child" on the same database
+// and writes events stamped with their write time; the child prints each
+// latency.
+func crossProcessLatency(ctx context.Context, store *evstore.Store, target benchTarget, loc string) ([]time.Duration, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	const n = 300
-	cmd := exec.CommandContext(ctx, self, benchChildName, "--db", path, "--n", strconv.Itoa(n), "--poll", poll.String())
+	args := []string{benchChildName, "--n", strconv.Itoa(n), "--poll", target.poll.String()}
+	if target.dsn != "" {
+		args = append(args, "--store", target.dsn, "--schema", loc)
+	} else {
+		args = append(args, "--db", loc)
+	}
+	cmd := exec.CommandContext(ctx, self, args...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

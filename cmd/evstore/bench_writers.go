@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
-	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
 // benchWriters compares one goroutine writing one event per transaction with
 // cfg.writers goroutines writing --batch events each: half to streams of
 // their own, half contending on one stream with ExpectVersion, retrying
 // conflicts. Group commit coalesces their writes.
-func benchWriters(ctx context.Context, cfg benchConfig, path string, res *benchResults, out io.Writer) error {
-	store, err := sqlite.Open(ctx, path, sqlite.WithPollInterval(cfg.poll))
+func benchWriters(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer) error {
+	loc := target.location("writers")
+	defer target.drop(loc)
+	store, err := target.open(ctx, loc)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/postgres"
+	"github.com/go-event-sourcing/evstore/sqlite"
+	"github.com/jackc/pgx/v5"
+)
+
+// A benchTarget is where the phases of "evstore bench" keep their events:
+// SQLite files in a directory, or schemas of a PostgreSQL database.
+type benchTarget struct {
+	dir  string        // SQLite: where the files go
+	keep string        // SQLite: the --db file for the reference workload
+	dsn  string        // PostgreSQL: the --store address
+	poll time.Duration // the stores' poll interval
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// location names phase's database: a file path or a schema.
+func (t benchTarget) location(phase string) string {
+	switch {
+	case t.dsn != "":
+		return fmt.Sprintf("evstore_bench_%d_%s", os.Getpid(), phase)
+	case phase == "bench" && t.keep != "":
+		return t.keep
+	}
+	return filepath.Join(t.dir, phase+".db")
+}
+
+// open opens a Store on a location.
+func (t benchTarget) open(ctx context.Context, loc string) (*evstore.Store, error) {
+	if t.dsn != "" {
+		// Watchers see other stores' writes through notifications; the
+		// poll only backs them up.
+		return postgres.Open(ctx, t.dsn, postgres.WithSchema(loc), postgres.WithPollInterval(max(t.poll, time.Second)))
+	}
+	return sqlite.Open(ctx, loc, sqlite.WithPollInterval(t.poll))
+}
+
+// size returns the bytes a location takes on disk.
+func (t benchTarget) size(ctx context.Context, loc string) int64 {
+	if t.dsn == "" {
+		return fileSize(loc)
+	}
+	conn, err := pgx.Connect(ctx, t.dsn)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close(ctx)
+	var n int64
+	_ = conn.QueryRow(ctx, "SELECT pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass)",
+		pgx.Identifier{loc, "events"}.Sanitize(), pgx.Identifier{loc, "snapshots"}.Sanitize()).Scan(&n)
+	return n
+}
+
+// drop removes a PostgreSQL location (files go with their directory).
+func (t benchTarget) drop(loc string) {
+	if t.dsn == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, t.dsn)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{loc}.Sanitize()+" CASCADE")
+}
+
+// fileSize returns the size of an SQLite file and its WAL.
+func fileSize(path string) int64 {
+	var total int64
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			total += fi.Size()
+		}
+	}
+	return total
+}
