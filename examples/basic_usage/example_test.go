@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"testing"
 )
 
 // Example runs the whole tour; the test checks every line it prints.
@@ -42,4 +44,23 @@ func Example() {
 	// Reading events with metadata region = EMEA from all streams:
 	//   - Event sequence 7: OrderPlaced on 'order_1' (version 1)
 	//   - Event sequence 9: OrderShipped on 'order_1' (version 2)
+}
+
+// TestPostgresSameOutput runs the tour on PostgreSQL: it must print what it
+// prints on SQLite.
+func TestPostgresSameOutput(t *testing.T) {
+	dsn := os.Getenv("EVSTORE_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("set EVSTORE_POSTGRES_DSN (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the tour on PostgreSQL")
+	}
+	var onSQLite, onPostgres bytes.Buffer
+	if err := run(context.Background(), &onSQLite); err != nil {
+		t.Fatal(err)
+	}
+	if err := runPostgres(context.Background(), &onPostgres, dsn); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := onPostgres.String(), onSQLite.String(); got != want {
+		t.Errorf("on PostgreSQL the tour printed:\n%s\nwant, as on SQLite:\n%s", got, want)
+	}
 }

@@ -14,12 +14,17 @@
 // Run it with:
 //
 //	go run ./examples/basic_usage
+//
+// or, on PostgreSQL:
+//
+//	go run ./examples/basic_usage -store 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,14 +32,48 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/postgres"
 	"github.com/go-event-sourcing/evstore/sqlite"
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
+	dsn := flag.String("store", "", "run on PostgreSQL at this postgres:// address, in a schema of its own, dropped afterwards")
+	flag.Parse()
+	ctx := context.Background()
+	var err error
+	if *dsn != "" {
+		err = runPostgres(ctx, os.Stdout, *dsn)
+	} else {
+		err = run(ctx, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "basic_usage:", err)
 		os.Exit(1)
 	}
+}
+
+// runPostgres runs the examples on PostgreSQL, in a new schema.
+func runPostgres(ctx context.Context, w io.Writer, dsn string) (err error) {
+	schema := fmt.Sprintf("evstore_example_%d", os.Getpid())
+	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		err = errors.Join(err, store.Close(), dropSchema(ctx, dsn, schema))
+	}()
+	return runOn(ctx, w, store)
+}
+
+func dropSchema(ctx context.Context, dsn, schema string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	return err
 }
 
 // counterStream is the stream the first four examples work on.
@@ -70,7 +109,11 @@ func run(ctx context.Context, w io.Writer) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
+	return runOn(ctx, w, store)
+}
 
+// runOn runs every example against store, printing to w.
+func runOn(ctx context.Context, w io.Writer, store *evstore.Store) error {
 	examples := []func(context.Context, io.Writer, *evstore.Store) error{
 		writeAndRead,
 		reconstructState,
