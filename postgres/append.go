@@ -2,12 +2,15 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
 	"github.com/go-event-sourcing/evstore/internal/groupcommit"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 type appendCall = groupcommit.Call[evstore.AppendRequest]
@@ -19,57 +22,267 @@ func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (int64,
 }
 
 // commitGroup runs calls, and latecomers from more, in one transaction that
-// holds the schema's append lock.
+// holds the schema's append lock. The fast path checks every call in Go
+// against heads and keys read in one round trip, and inserts all their
+// events with one statement; should the database refuse that, the group is
+// run again with each call in a savepoint, so only the failing call fails.
 func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*appendCall) {
-	ctx := context.Background() // the group outlives any one caller's ctx
-	if len(calls) == 1 {
-		ctx = calls[0].Ctx
+	calls = append(calls, more()...)
+	live := calls[:0:0]
+	for _, c := range calls {
+		if c.Err = c.Ctx.Err(); c.Err == nil {
+			live = append(live, c)
+		}
 	}
-	err := b.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, b.sql.lock, "evstore append "+b.cfg.schema); err != nil {
-			return err
-		}
-		var next int64
-		if err := tx.QueryRow(ctx, b.sql.nextID).Scan(&next); err != nil {
-			return err
-		}
-		ts := time.Now().UTC().Truncate(time.Microsecond)
-		wrote := false
-		for i := 0; i < len(calls); i++ {
-			if i == len(calls)-1 {
-				calls = append(calls, more()...)
-			}
-			c := calls[i]
-			if c.Err = c.Ctx.Err(); c.Err != nil {
-				continue
-			}
-			if len(calls) == 1 {
-				c.Version, c.Err = b.appendTx(ctx, tx, c.Req, ts, &next)
-				if c.Err != nil {
-					return c.Err
-				}
-			} else if err := b.inSavepoint(ctx, tx, c, ts, &next); err != nil {
-				return err
-			}
-			wrote = wrote || c.Err == nil
-		}
-		if !wrote {
-			return nil
-		}
-		if b.beforeCommit != nil {
-			b.beforeCommit()
-		}
-		_, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", b.channel)
-		return err
-	})
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.Background() // the group outlives any one caller's ctx
+	if len(live) == 1 {
+		ctx = live[0].Ctx
+	}
+	// Repeated keys are rare: first try without looking the keys up, and
+	// let the unique index find them.
+	err := b.inTx(ctx, func(tx pgx.Tx) error { return b.appendGroup(ctx, tx, live, false) })
+	if errors.Is(err, errCheckKeys) || isUniqueViolation(err) {
+		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendGroup(ctx, tx, live, true) })
+	}
+	if err == nil {
+		return
+	}
+	if len(live) > 1 {
+		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendEach(ctx, tx, live) })
+	}
 	if err != nil { // nothing was written
 		err = translate(err)
-		for _, c := range calls {
-			if c.Err == nil || len(calls) == 1 {
+		for _, c := range live {
+			if c.Err == nil || len(live) == 1 {
 				c.Version, c.Err = 0, err
 			}
 		}
 	}
+}
+
+// begin takes the append lock and returns the newest Sequence.
+func (b *backend) begin(ctx context.Context, batch *pgx.Batch) {
+	batch.Queue(b.sql.lock, "evstore append "+b.cfg.schema)
+	batch.Queue(b.sql.nextID)
+}
+
+// errCheckKeys stops an appendGroup that did not look keys up when it
+// finds it needs to: a keyed call failed its expectation (it may be a
+// retry, which succeeds whatever its expectation) or repeats a key.
+var errCheckKeys = errors.New("idempotency keys must be looked up")
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// appendGroup is the fast path of commitGroup. Calls that fail their
+// expectation get a *ConflictError; an error it returns is the database's,
+// or errCheckKeys. With checkKeys it looks up the calls' idempotency keys
+// first; without, it relies on the unique index to refuse a repeated key.
+func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCall, checkKeys bool) error {
+	var streams, pairStreams, pairKeys []string
+	seen := map[string]bool{}
+	for _, c := range calls {
+		if !seen[c.Req.StreamID] {
+			seen[c.Req.StreamID] = true
+			streams = append(streams, c.Req.StreamID)
+		}
+		for _, e := range c.Req.Events {
+			if e.ID != "" {
+				pairStreams, pairKeys = append(pairStreams, c.Req.StreamID), append(pairKeys, e.ID)
+			}
+		}
+	}
+	batch := &pgx.Batch{}
+	b.begin(ctx, batch)
+	batch.Queue(b.sql.heads, streams)
+	if checkKeys && len(pairKeys) > 0 {
+		batch.Queue(b.sql.existingPairs, pairStreams, pairKeys)
+	}
+	heads := map[string]int64{}
+	type pair struct{ stream, key string }
+	existing := map[pair]bool{}
+	var next int64
+	results := tx.SendBatch(ctx, batch)
+	_, err := results.Exec()
+	if err == nil {
+		err = results.QueryRow().Scan(&next)
+	}
+	if err == nil {
+		var stream string
+		var head int64
+		err = forEachRow(results, []any{&stream, &head}, func() { heads[stream] = head })
+	}
+	if err == nil && checkKeys && len(pairKeys) > 0 {
+		var p pair
+		err = forEachRow(results, []any{&p.stream, &p.key}, func() { existing[p] = true })
+	}
+	if cerr := results.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+
+	var rows insertRows
+	ts := time.Now().UTC().Truncate(time.Microsecond)
+	for _, c := range calls {
+		c.Version, c.Err = 0, nil // a second attempt starts afresh
+		stream, head := c.Req.StreamID, heads[c.Req.StreamID]
+		events := c.Req.Events
+		keyed := false
+		for _, e := range events {
+			if e.ID != "" {
+				keyed = true
+				if !checkKeys && existing[pair{stream, e.ID}] {
+					return errCheckKeys // a key of an earlier call of the group
+				}
+			}
+		}
+		if checkKeys && keyed {
+			fresh := make([]evstore.EncodedEvent, 0, len(events))
+			for _, e := range events {
+				if e.ID == "" || !existing[pair{stream, e.ID}] {
+					fresh = append(fresh, e)
+				}
+			}
+			if len(fresh) == 0 {
+				c.Version = head // a retry of a write that went through
+				continue
+			}
+			events = fresh
+		}
+		if c.Err = c.Req.Expect.Check(stream, head); c.Err != nil {
+			if keyed && !checkKeys {
+				return errCheckKeys
+			}
+			continue
+		}
+		for _, e := range events {
+			next++
+			head++
+			rows.add(next, stream, e, ts, head)
+			if e.ID != "" {
+				existing[pair{stream, e.ID}] = true
+			}
+		}
+		heads[stream], c.Version = head, head
+	}
+	if len(rows.ids) == 0 {
+		return nil
+	}
+	if b.beforeCommit != nil {
+		b.beforeCommit()
+	}
+	if len(rows.ids) >= copyRows {
+		if _, err := tx.CopyFrom(ctx, b.sql.eventsTable, columns, rows.source()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", b.channel)
+		return err
+	}
+	batch = &pgx.Batch{}
+	rows.queue(batch, b.sql.insert)
+	batch.Queue("SELECT pg_notify($1, '')", b.channel)
+	return tx.SendBatch(ctx, batch).Close()
+}
+
+// copyRows is how many rows make COPY, rather than INSERT, worth its setup.
+const copyRows = 256
+
+var columns = []string{"id", "stream_id", "idempotency_key", "event_type", "timestamp", "metadata", "data", "version"}
+
+// forEachRow scans each row of the batch's next result into dest and
+// calls f.
+func forEachRow(results pgx.BatchResults, dest []any, f func()) error {
+	rows, err := results.Query()
+	if err != nil {
+		return err
+	}
+	_, err = pgx.ForEachRow(rows, dest, func() error { f(); return nil })
+	return err
+}
+
+// insertRows collects rows for one INSERT ... SELECT FROM unnest(...).
+type insertRows struct {
+	ids, versions  []int64
+	streams, types []string
+	keys, metas    []*string
+	times          []time.Time
+	data           [][]byte
+}
+
+func (r *insertRows) add(id int64, stream string, e evstore.EncodedEvent, ts time.Time, version int64) {
+	r.ids, r.versions = append(r.ids, id), append(r.versions, version)
+	r.streams, r.types, r.times = append(r.streams, stream), append(r.types, e.Type), append(r.times, ts)
+	data := e.Data
+	if data == nil {
+		data = []byte{}
+	}
+	r.data = append(r.data, data)
+	var key, meta *string
+	if e.ID != "" {
+		key = &e.ID
+	}
+	if e.Metadata != nil {
+		m := string(e.Metadata)
+		meta = &m
+	}
+	r.keys, r.metas = append(r.keys, key), append(r.metas, meta)
+}
+
+// source returns the rows for CopyFrom.
+func (r *insertRows) source() pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(r.ids), func(i int) ([]any, error) {
+		var meta any
+		if r.metas[i] != nil {
+			meta = json.RawMessage(*r.metas[i])
+		}
+		return []any{r.ids[i], r.streams[i], r.keys[i], r.types[i], r.times[i], meta, r.data[i], r.versions[i]}, nil
+	})
+}
+
+func (r *insertRows) queue(batch *pgx.Batch, insert string) {
+	batch.Queue(insert, r.ids, r.streams, r.keys, r.types, r.times, r.metas, r.data, r.versions)
+}
+
+// appendEach is the slow path of commitGroup: each call in a savepoint.
+func (b *backend) appendEach(ctx context.Context, tx pgx.Tx, calls []*appendCall) error {
+	batch := &pgx.Batch{}
+	b.begin(ctx, batch)
+	results := tx.SendBatch(ctx, batch)
+	var next int64
+	_, err := results.Exec()
+	if err == nil {
+		err = results.QueryRow().Scan(&next)
+	}
+	if cerr := results.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	ts := time.Now().UTC().Truncate(time.Microsecond)
+	wrote := false
+	for _, c := range calls {
+		c.Version, c.Err = 0, nil
+		if err := b.inSavepoint(ctx, tx, c, ts, &next); err != nil {
+			return err
+		}
+		wrote = wrote || c.Err == nil
+	}
+	if !wrote {
+		return nil
+	}
+	if b.beforeCommit != nil {
+		b.beforeCommit()
+	}
+	_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", b.channel)
+	return err
 }
 
 // inSavepoint runs one call of a group in a savepoint, so that its failure

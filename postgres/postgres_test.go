@@ -301,3 +301,53 @@ func TestTwoServers(t *testing.T) {
 	}
 	t.Logf("%d conflicts retried", conflicts.Load())
 }
+
+// TestGroupFallback: when the database refuses one call of a group (here a
+// CHECK constraint), the group is run again call by call, and only that
+// call fails.
+func TestGroupFallback(t *testing.T) {
+	schema := testSchema(t)
+	var bk *backend
+	s := testStore(t, schema, func(b *backend) { bk = b })
+	ctx := context.Background()
+	if _, err := bk.pool.Exec(ctx, "ALTER TABLE "+bk.sql.events+" ADD CONSTRAINT no_poison CHECK (event_type <> 'Poison')"); err != nil {
+		t.Fatal(err)
+	}
+	types := []string{"Good", "Poison", "Good"}
+	token := <-bk.writer // hold the writer: the calls queue up as one group
+	results := make([]chan error, len(types))
+	for i, typ := range types {
+		results[i] = make(chan error, 1)
+		go func() {
+			_, err := mustStream(t, s, fmt.Sprintf("s-%d", i)).Write(ctx, []evstore.CandidateEvent{{Type: typ}})
+			results[i] <- err
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for bk.queue.Len() < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatal("calls did not queue")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	bk.writer <- token
+	for i, typ := range types {
+		err := <-results[i]
+		if (typ == "Poison") != (err != nil) {
+			t.Errorf("%s write: got error %v", typ, err)
+		}
+	}
+	var n int
+	for e, err := range mustStream(t, s, evstore.All).Read(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != "Good" {
+			t.Errorf("stored a %s event", e.Type)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Errorf("got %d events, want the 2 good ones", n)
+	}
+}

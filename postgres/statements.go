@@ -1,13 +1,18 @@
 package postgres
 
+import "github.com/jackc/pgx/v5"
+
 // statements holds the SQL of a schema, with its identifiers quoted once.
 type statements struct {
-	events, snapshots string // qualified table names
+	events, snapshots string         // qualified table names
+	eventsTable       pgx.Identifier // for COPY
 	lock              string
 	nextID            string
 	streamHead        string
 	allHead           string
 	existingKeys      string
+	heads             string
+	existingPairs     string
 	insert            string
 	streamMetrics     string
 	allMetrics        string
@@ -17,17 +22,23 @@ type statements struct {
 
 const eventColumns = "id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version"
 
-func newStatements(schema string) statements {
+func newStatements(name string) statements {
+	schema := pgx.Identifier{name}.Sanitize()
 	events, snapshots := schema+".events", schema+".snapshots"
 	return statements{
-		events:    events,
-		snapshots: snapshots,
+		eventsTable: pgx.Identifier{name, "events"},
+		events:      events,
+		snapshots:   snapshots,
 		// One lock per schema serialises appends, so Sequences commit in order.
 		lock:         "SELECT pg_advisory_xact_lock(hashtext($1))",
 		nextID:       "SELECT COALESCE(MAX(id), 0) FROM " + events,
 		streamHead:   "SELECT COALESCE(MAX(version), 0) FROM " + events + " WHERE stream_id = $1",
 		allHead:      "SELECT COALESCE(MAX(id), 0) FROM " + events,
 		existingKeys: "SELECT idempotency_key FROM " + events + " WHERE stream_id = $1 AND idempotency_key = ANY($2)",
+		// A subquery per stream, so each MAX uses the index.
+		heads: "SELECT s, (SELECT COALESCE(MAX(version), 0) FROM " + events + " WHERE stream_id = s) FROM unnest($1::text[]) AS s",
+		existingPairs: "SELECT e.stream_id, e.idempotency_key FROM unnest($1::text[], $2::text[]) AS p(stream_id, key) " +
+			"JOIN " + events + " e ON e.stream_id = p.stream_id AND e.idempotency_key = p.key",
 		insert: "INSERT INTO " + events + " (" + eventColumns + ") " +
 			"SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]::jsonb[], $7::bytea[], $8::bigint[])",
 		streamMetrics: "SELECT COUNT(*), COALESCE(MAX(version), 0), " +
