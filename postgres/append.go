@@ -54,7 +54,7 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendEach(ctx, tx, live) })
 	}
 	if err != nil { // nothing was written
-		err = translate(err)
+		err = interrupted(ctx, err)
 		for _, c := range live {
 			if c.Err == nil || len(live) == 1 {
 				c.Version, c.Err = 0, err

@@ -9,6 +9,16 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// interrupted makes an error that ctx ending caused match ctx.Err(): pgx
+// may report it as a closed connection instead.
+func interrupted(ctx context.Context, err error) error {
+	err = translate(err)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
 // translate maps PostgreSQL errors onto evstore's sentinel errors where one
 // applies, keeping the server's message.
 func translate(err error) error {

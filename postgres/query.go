@@ -20,7 +20,7 @@ func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
 		err = b.pool.QueryRow(ctx, b.sql.streamHead, streamID).Scan(&v)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("evstore/postgres: version of %s: %w", streamID, translate(err))
+		return 0, fmt.Errorf("evstore/postgres: version of %s: %w", streamID, interrupted(ctx, err))
 	}
 	return v, nil
 }
@@ -36,7 +36,7 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 		err = b.pool.QueryRow(ctx, b.sql.streamMetrics, streamID).Scan(&m.EventCount, &m.Version, &last)
 	}
 	if err != nil {
-		return m, fmt.Errorf("evstore/postgres: metrics of %s: %w", streamID, translate(err))
+		return m, fmt.Errorf("evstore/postgres: metrics of %s: %w", streamID, interrupted(ctx, err))
 	}
 	if last != nil {
 		m.LastTimestamp = last.UTC()
@@ -47,7 +47,7 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 // SaveSnapshot implements evstore.Backend.
 func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
 	if _, err := b.pool.Exec(ctx, b.sql.saveSnapshot, snap.StreamID, snap.Projection, snap.Version, snap.State, snap.Timestamp); err != nil {
-		return fmt.Errorf("evstore/postgres: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, translate(err))
+		return fmt.Errorf("evstore/postgres: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
 	}
 	return nil
 }
@@ -56,15 +56,15 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
 	rows, err := b.pool.Query(ctx, b.sql.loadSnapshot, streamID, projection)
 	if err != nil {
-		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, translate(err))
+		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return nil, translate(rows.Err())
+		return nil, interrupted(ctx, rows.Err())
 	}
 	snap := &evstore.Snapshot{StreamID: streamID, Projection: projection}
 	if err := rows.Scan(&snap.Version, &snap.State, &snap.Timestamp); err != nil {
-		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, translate(err))
+		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
 	}
 	snap.Timestamp = snap.Timestamp.UTC()
 	if snap.State == nil {

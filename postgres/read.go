@@ -15,7 +15,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 	query, args := b.buildRead(q)
 	rows, err := b.pool.Query(ctx, query, args...)
 	if err != nil {
-		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, translate(err))
+		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, interrupted(ctx, err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -23,7 +23,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		var key *string
 		var meta []byte
 		if err := rows.Scan(&e.Sequence, &e.StreamID, &key, &e.Type, &e.Timestamp, &meta, &e.Data, &e.Version); err != nil {
-			return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, translate(err))
+			return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, interrupted(ctx, err))
 		}
 		e.Timestamp = e.Timestamp.UTC()
 		if key != nil {
@@ -45,7 +45,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		dst = append(dst, e)
 	}
 	if err := rows.Err(); err != nil {
-		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, translate(err))
+		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, interrupted(ctx, err))
 	}
 	return dst, nil
 }
