@@ -509,11 +509,11 @@ func TestLikeMatch(t *testing.T) {
 // likeReference is a plain dynamic-programming LIKE over runes (each byte of
 // invalid UTF-8 counts as one U+FFFD, as a range over a string gives it).
 func likeReference(s, pattern string) bool {
-	sr, pr := []rune(s), []rune(pattern)
-	// m[j] reports whether pr[:i] matches sr[:j], for the current i.
+	sr := []rune(s)
+	// m[j] reports whether the pattern so far matches sr[:j].
 	m := make([]bool, len(sr)+1)
 	m[0] = true
-	for _, pc := range pr {
+	for _, pc := range pattern {
 		next := make([]bool, len(sr)+1)
 		switch pc {
 		case '%':
