@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
-func testDSN(t *testing.T) string {
+// testDSN returns the test server's address, or skips the test saying how
+// to run it.
+func testDSN(t testing.TB) string {
 	t.Helper()
 	d := os.Getenv("EVSTORE_POSTGRES_DSN")
 	if d == "" {
@@ -28,7 +31,7 @@ func testDSN(t *testing.T) string {
 var testSchemas atomic.Int64
 
 // testSchema returns a new schema name, dropped when the test ends.
-func testSchema(t *testing.T) string {
+func testSchema(t testing.TB) string {
 	name := fmt.Sprintf("evstore_itest_%d_%d", os.Getpid(), testSchemas.Add(1))
 	t.Cleanup(func() {
 		conn, err := pgx.Connect(context.Background(), testDSN(t))
@@ -45,7 +48,8 @@ func testSchema(t *testing.T) string {
 }
 
 // testStore opens a Store on schema; setup may adjust the backend first.
-func testStore(t *testing.T, schema string, setup func(*backend), opts ...Option) *evstore.Store {
+// The Store is closed when the test ends.
+func testStore(t testing.TB, schema string, setup func(*backend), opts ...Option) *evstore.Store {
 	t.Helper()
 	b, err := open(context.Background(), testDSN(t), append([]Option{WithSchema(schema)}, opts...))
 	if err != nil {
@@ -56,6 +60,27 @@ func testStore(t *testing.T, schema string, setup func(*backend), opts ...Option
 	}
 	s := evstore.NewStore(b)
 	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestConformance runs the behaviour every backend must have.
+func TestConformance(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(tb testing.TB) *evstore.Store { return openOnly(tb, testSchema(tb)) })
+}
+
+func BenchmarkStore(b *testing.B) {
+	testDSN(b)
+	storetest.Bench(b, func(tb testing.TB) *evstore.Store { return openOnly(tb, testSchema(tb)) })
+}
+
+// openOnly opens a Store that the caller closes (the kit does).
+func openOnly(tb testing.TB, schema string) *evstore.Store {
+	tb.Helper()
+	s, err := Open(context.Background(), testDSN(tb), WithSchema(schema))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return s
 }
 
