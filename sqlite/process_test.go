@@ -52,6 +52,8 @@ func child(role, path, count string) error {
 		return err
 	}
 	switch role {
+	case "crashwriter":
+		return crashWriter(ctx, st)
 	case "writer":
 		for i := range n {
 			if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "FromChild"}}, evstore.ExpectVersion(int64(i))); err != nil {
