@@ -47,6 +47,12 @@ func child(role, path, count string) error {
 		return err
 	}
 	defer s.Close()
+	if id, ok := strings.CutPrefix(role, "mpwriter:"); ok {
+		return manyProcessWriter(ctx, s, id, n)
+	}
+	if role == "mpwatcher" {
+		return manyProcessWatcher(ctx, s, n)
+	}
 	st, err := s.Stream(ctx, "proc")
 	if err != nil {
 		return err
