@@ -31,6 +31,7 @@ type benchConfig struct {
 	idle          time.Duration
 	cpuprofile    string
 	store         string
+	slow          int
 }
 
 // benchResults are the figures "evstore bench" measures. The JSON names are
@@ -66,6 +67,9 @@ type benchResults struct {
 	FanoutEventsPerSec          float64 `json:"fanout_events_per_sec,omitempty"`
 	FanoutDeliveriesPerSec      float64 `json:"fanout_deliveries_per_sec,omitempty"`
 	PeakRSSBytes                int64   `json:"peak_rss_bytes,omitempty"`
+	SlowWatchers                int     `json:"slow_watchers,omitempty"`
+	SlowWriteRatio              float64 `json:"slow_watchers_write_ratio,omitempty"`
+	SlowPeakRSSBytes            int64   `json:"slow_watchers_peak_rss_bytes,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,14 +87,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.watch, "watch", false, "also measure watch latency (in-process and cross-process) and idle CPU")
 	fs.IntVar(&cfg.watchers, "watchers", 0, "also measure fan-out: this many watchers of @all")
 	fs.IntVar(&cfg.fanoutEvents, "fanout-events", 100_000, "events written for the --watchers phase")
+	fs.IntVar(&cfg.slow, "slow", 0, "also write --events with this many slow watchers and one stalled one, against none")
 	fs.DurationVar(&cfg.poll, "poll", 50*time.Millisecond, "poll interval for changes by other processes")
 	fs.DurationVar(&cfg.idle, "idle", 5*time.Second, "how long --watch measures an idle store's CPU")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if cfg.events < 1 || cfg.batch < 1 || cfg.writers < 0 || cfg.watchers < 0 || cfg.fanoutEvents < 1 {
-		return errors.New("--events, --batch and --fanout-events must be positive; --writers and --watchers not negative")
+	if cfg.events < 1 || cfg.batch < 1 || cfg.writers < 0 || cfg.watchers < 0 || cfg.slow < 0 || cfg.fanoutEvents < 1 {
+		return errors.New("--events, --batch and --fanout-events must be positive; --writers, --watchers and --slow not negative")
 	}
 	if cfg.store != "" && (!isPostgres(cfg.store) || cfg.db != "") {
 		return errors.New("--store takes a postgres:// address, and does not go with --db")
@@ -143,6 +148,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.watchers > 0 {
 		if err := benchFanout(ctx, cfg, target, res, out); err != nil {
+			return err
+		}
+	}
+	if cfg.slow > 0 {
+		if err := benchSlow(ctx, cfg, target, res, out); err != nil {
 			return err
 		}
 	}

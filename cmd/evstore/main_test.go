@@ -26,7 +26,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, status int) {
 
 func TestBenchJSON(t *testing.T) {
 	stdout, stderr, status := runCLI(t, "bench", "--events", "3000", "--batch", "500", "--baseline", "--json",
-		"--writers", "4", "--duration", "200ms", "--watch", "--watchers", "20", "--fanout-events", "2000", "--poll", "20ms", "--idle", "1s")
+		"--writers", "4", "--duration", "200ms", "--watch", "--watchers", "20", "--fanout-events", "2000", "--poll", "20ms", "--idle", "1s", "--slow", "3")
 	if status != 0 {
 		t.Fatalf("status %d, stderr:\n%s", status, stderr)
 	}
@@ -40,6 +40,7 @@ func TestBenchJSON(t *testing.T) {
 		"group_commit_events_per_sec", "single_writer_events_per_sec",
 		"watch_p50_ms", "watch_p99_ms", "cross_process_p99_ms", "poll_interval_ms", "idle_cpu_percent",
 		"fanout_events_per_sec", "peak_rss_bytes",
+		"slow_watchers_write_ratio", "slow_watchers_peak_rss_bytes",
 	} {
 		v, ok := got[key].(float64)
 		if !ok {
