@@ -53,13 +53,14 @@ func child(role, path, count string) error {
 	if role == "mpwatcher" {
 		return manyProcessWatcher(ctx, s, n)
 	}
+	if role == "crashwriter" {
+		return crashWriter(ctx, s)
+	}
 	st, err := s.Stream(ctx, "proc")
 	if err != nil {
 		return err
 	}
 	switch role {
-	case "crashwriter":
-		return crashWriter(ctx, st)
 	case "writer":
 		for i := range n {
 			if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "FromChild"}}, evstore.ExpectVersion(int64(i))); err != nil {
