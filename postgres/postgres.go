@@ -44,7 +44,10 @@ type backend struct {
 	beforeCommit func() // tests only: runs inside each append transaction
 }
 
-var _ evstore.Backend = (*backend)(nil)
+var (
+	_ evstore.Backend      = (*backend)(nil)
+	_ evstore.StreamLister = (*backend)(nil)
+)
 
 // Open connects to the PostgreSQL database dsn names (a URL or key=value
 // string, as pgx takes), creates evstore's tables if they are missing, and

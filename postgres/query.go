@@ -72,3 +72,22 @@ func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string)
 	}
 	return snap, nil
 }
+
+// Streams implements evstore.StreamLister.
+func (b *backend) Streams(ctx context.Context) ([]evstore.Metrics, error) {
+	rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+" GROUP BY stream_id ORDER BY stream_id")
+	if err != nil {
+		return nil, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err))
+	}
+	defer rows.Close()
+	var out []evstore.Metrics
+	for rows.Next() {
+		var m evstore.Metrics
+		if err := rows.Scan(&m.StreamID, &m.EventCount, &m.Version, &m.LastTimestamp); err != nil {
+			return out, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err))
+		}
+		m.LastTimestamp = m.LastTimestamp.UTC()
+		out = append(out, m)
+	}
+	return out, interrupted(ctx, rows.Err())
+}

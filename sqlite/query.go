@@ -182,3 +182,33 @@ func queryInt(conn *sqlite.Conn, query string, args ...any) (int64, error) {
 	}
 	return stmt.ColumnInt64(0), nil
 }
+
+// Streams implements evstore.StreamLister, with one pass over the
+// (stream_id, version) index.
+func (b *backend) Streams(ctx context.Context) ([]evstore.Metrics, error) {
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return nil, err
+	}
+	defer put(b.readers, conn)
+	stmt, err := conn.Prepare("SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM events GROUP BY stream_id ORDER BY stream_id")
+	if err != nil {
+		return nil, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err))
+	}
+	defer stmt.Reset()
+	var out []evstore.Metrics
+	for {
+		row, err := stmt.Step()
+		if err != nil {
+			return out, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err))
+		}
+		if !row {
+			return out, nil
+		}
+		m := evstore.Metrics{StreamID: stmt.ColumnText(0), EventCount: stmt.ColumnInt64(1), Version: stmt.ColumnInt64(2)}
+		if m.LastTimestamp, err = parseTimestamp(stmt.ColumnText(3)); err != nil {
+			return out, fmt.Errorf("%w: stream %s: %v", evstore.ErrCorrupt, m.StreamID, err)
+		}
+		out = append(out, m)
+	}
+}

@@ -60,7 +60,10 @@ type backend struct {
 	queue groupcommit.Queue[evstore.AppendRequest] // Appends waiting for the next group commit
 }
 
-var _ evstore.Backend = (*backend)(nil)
+var (
+	_ evstore.Backend      = (*backend)(nil)
+	_ evstore.StreamLister = (*backend)(nil)
+)
 
 // Open opens (creating it if needed) the SQLite event store at path, or a
 // private in-memory one for ":memory:". A file that is not an SQLite

@@ -44,6 +44,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Filter", k.filterTests()},
 		{"Snapshot", k.snapshotTests()},
 		{"Metrics", k.metricsTests()},
+		{"Streams", k.streamsTests()},
 		{"Watch", k.watchTests()},
 		{"Concurrency", k.concurrencyTests()},
 		{"Errors", k.errorTests()},
