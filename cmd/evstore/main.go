@@ -26,8 +26,16 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"bench":   {summary: "measure write, read, snapshot, watch and fan-out performance", run: runBench},
-	"version": {summary: "print the version", run: runVersion},
+	"bench":    {summary: "measure write, read, snapshot, watch and fan-out performance", run: runBench},
+	"version":  {summary: "print the version", run: runVersion},
+	"streams":  {summary: "list every stream with its version, event count and last write", run: runStreams},
+	"read":     {summary: "print a stream's events (or @all's)", run: runRead},
+	"tail":     {summary: "print a stream's events as they are written, until interrupted", run: runTail},
+	"write":    {summary: "append one event to a stream", run: runWrite},
+	"snapshot": {summary: "show a stream's snapshot", run: runSnapshot},
+	"stats":    {summary: "show totals: streams, events, size, newest sequence", run: runStats},
+	"export":   {summary: "print @all as JSON lines", run: runExport},
+	"import":   {summary: "append events from JSON lines (as export prints them), idempotently", run: runImport},
 	// benchChild is the other process of "bench --watch".
 	benchChildName: {run: runBenchChild, hidden: true},
 }
@@ -40,6 +48,12 @@ func main() {
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	global, args, err := splitGlobal(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "evstore:", err)
+		return 2
+	}
+	ctx = context.WithValue(ctx, globalKey{}, global)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -53,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	err := cmd.run(ctx, args[1:], stdout, stderr)
+	err = cmd.run(ctx, args[1:], stdout, stderr)
 	switch {
 	case err == nil:
 		return 0
@@ -71,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: evstore COMMAND [flags]")
+	fmt.Fprintln(w, "usage: evstore [--db FILE | --store postgres://...] COMMAND [flags]")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for name, c := range commands {
@@ -101,20 +115,39 @@ func newFlagSet(name, synopsis, example string, stderr io.Writer) *flag.FlagSet 
 	return fs
 }
 
-// parse parses args, mapping the flag package's errors onto run's.
+// parse parses args, mapping the flag package's errors onto run's. It
+// takes no positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	positional, err := parseMixed(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
+	if len(positional) > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", positional)
 		fs.Usage()
 		return errUsage
 	}
 	return nil
+}
+
+// parseMixed parses flags wherever they stand among the positional
+// arguments ("read order-1 --limit 5" as well as "read --limit 5 order-1"),
+// and returns the positional ones.
+func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("export", "export [flags] > events.jsonl", "evstore --db events.db export --after 1000 > events.jsonl", stderr)
+	sf := addStoreFlags(ctx, fs)
+	after := fs.Int64("after", 0, "only events after this Sequence")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	store, err := sf.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := store.Stream(ctx, evstore.All)
+	if err != nil {
+		return err
+	}
+	bar := newProgress(stderr, isTerminal(stderr), int(max(all.Version()-*after, 1)))
+	defer bar.done()
+	w := bufio.NewWriter(stdout)
+	enc := json.NewEncoder(w)
+	n := 0
+	for e, err := range all.Read(ctx, evstore.After(*after)) {
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(toJSON(e)); err != nil {
+			return err
+		}
+		n++
+		if n%1024 == 0 {
+			bar.set(n)
+		}
+	}
+	bar.set(max(n, 1))
+	return w.Flush()
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("read", "read STREAM|@all [flags]", "evstore read order-1 --after 3 --filter metadata.region=EMEA", stderr)
+	sf := addStoreFlags(ctx, fs)
+	after := fs.Int64("after", 0, "only events after this version (on @all: Sequence)")
+	limit := fs.Int("limit", 0, "at most this many events (0: all)")
+	backwards := fs.Bool("backwards", false, "newest first")
+	typ := fs.String("type", "", "only events of this type")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	var filters filterFlags
+	fs.Var(&filters, "filter", "field=value or field~LIKE-pattern; fields stream_id, event_type, version, metadata.<path>; repeatable")
+	id, err := parseStream(fs, args)
+	if err != nil {
+		return err
+	}
+	filter, err := filters.build(*typ)
+	if err != nil {
+		return err
+	}
+	opts := []evstore.ReadOption{evstore.After(*after), evstore.WithFilter(filter)}
+	if *limit > 0 {
+		opts = append(opts, evstore.Limit(*limit))
+	}
+	if *backwards {
+		opts = append(opts, evstore.Backwards())
+	}
+	store, err := sf.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st, err := store.Stream(ctx, id)
+	if err != nil {
+		return err
+	}
+	return printEvents(stdout, *asJSON, st.Read(ctx, opts...))
+}
+
+// printEvents prints a sequence of events as a table or as JSON lines.
+func printEvents(out io.Writer, asJSON bool, events func(func(evstore.StoredEvent, error) bool)) error {
+	enc := json.NewEncoder(out)
+	var table *eventTable
+	if !asJSON {
+		table = newEventTable(out)
+		defer table.flush()
+	}
+	for e, err := range events {
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			if err := enc.Encode(toJSON(e)); err != nil {
+				return err
+			}
+		} else {
+			table.add(e)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("stats", "stats [flags]", "evstore --db events.db stats --json", stderr)
+	sf := addStoreFlags(ctx, fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	store, err := sf.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := store.Stream(ctx, evstore.All)
+	if err != nil {
+		return err
+	}
+	m, err := all.Metrics(ctx)
+	if err != nil {
+		return err
+	}
+	streams := 0
+	for _, err := range store.Streams(ctx) {
+		if err != nil {
+			return err
+		}
+		streams++
+	}
+	var size int64 = -1
+	if sf.dsn == "" {
+		path := sf.db
+		if path == "" {
+			path = os.Getenv("EVSTORE_DB")
+		}
+		if path == "" {
+			path = "events.db"
+		}
+		size = fileSize(path)
+	}
+	if *asJSON {
+		out := map[string]any{"streams": streams, "events": m.EventCount, "newest_sequence": m.Version, "last_timestamp": m.LastTimestamp}
+		if size >= 0 {
+			out["file_bytes"] = size
+		}
+		return json.NewEncoder(stdout).Encode(out)
+	}
+	fmt.Fprintf(stdout, "streams          %d\nevents           %d\nnewest sequence  %d\nlast write       %s\n", streams, m.EventCount, m.Version, human(m.LastTimestamp))
+	if size >= 0 {
+		fmt.Fprintf(stdout, "file size        %s\n", humanBytes(size))
+	}
+	return nil
+}

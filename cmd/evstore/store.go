@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/postgres"
+	"github.com/go-event-sourcing/evstore/sqlite"
+)
+
+// storeFlags select the store a command works on: --db (SQLite; default
+// $EVSTORE_DB, else ./events.db) or --store (a postgres:// address).
+type storeFlags struct {
+	db, dsn string
+}
+
+// globalKey keys the --db and --store given before the command name in
+// the command's ctx.
+type globalKey struct{}
+
+// addStoreFlags adds --db and --store to fs, defaulting to those given
+// before the command name.
+func addStoreFlags(ctx context.Context, fs *flag.FlagSet) *storeFlags {
+	global, _ := ctx.Value(globalKey{}).(storeFlags)
+	sf := &storeFlags{}
+	fs.StringVar(&sf.db, "db", global.db, "SQLite database file (default $EVSTORE_DB, else ./events.db)")
+	fs.StringVar(&sf.dsn, "store", global.dsn, "PostgreSQL address (postgres://...), instead of --db")
+	return sf
+}
+
+// open opens the selected store. Reading commands pass mustExist, so that a
+// mistyped path is an error rather than a new, empty database.
+func (sf *storeFlags) open(ctx context.Context, mustExist bool) (*evstore.Store, error) {
+	if sf.dsn != "" {
+		if sf.db != "" {
+			return nil, errors.New("give --db or --store, not both")
+		}
+		if !isPostgres(sf.dsn) {
+			return nil, fmt.Errorf("--store %q: want a postgres:// address", sf.dsn)
+		}
+		return postgres.Open(ctx, sf.dsn)
+	}
+	path := sf.db
+	if path == "" {
+		path = os.Getenv("EVSTORE_DB")
+	}
+	if path == "" {
+		path = "events.db"
+	}
+	if mustExist {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no database at %s (give --db FILE or set EVSTORE_DB)", path)
+		}
+	}
+	return sqlite.Open(ctx, path)
+}
+
+// splitGlobal takes --db and --store given before the command name.
+func splitGlobal(args []string) (storeFlags, []string, error) {
+	var global storeFlags
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if name != "db" && name != "store" {
+			return global, args, nil
+		}
+		if !hasValue {
+			if len(args) < 2 {
+				return global, nil, fmt.Errorf("flag --%s needs a value", name)
+			}
+			value, args = args[1], args[1:]
+		}
+		args = args[1:]
+		if name == "db" {
+			global.db = value
+		} else {
+			global.dsn = value
+		}
+	}
+	return global, args, nil
+}
+
+// parseFilter turns "field=value" (Equals) or "field~pattern" (Like) into a
+// clause. Values of metadata fields that read as JSON numbers, booleans or
+// quoted strings take that type; anything else is a string.
+func parseFilter(s string) (evstore.Clause, error) {
+	if field, pattern, ok := strings.Cut(s, "~"); ok && !strings.Contains(field, "=") {
+		return evstore.Like(field, pattern), nil
+	}
+	field, value, ok := strings.Cut(s, "=")
+	if !ok {
+		return evstore.Clause{}, fmt.Errorf("%w: %q: want field=value or field~pattern", evstore.ErrInvalidFilter, s)
+	}
+	switch {
+	case field == "version":
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return evstore.Clause{}, fmt.Errorf("%w: version %q is not an integer", evstore.ErrInvalidFilter, value)
+		}
+		return evstore.Equals(field, n), nil
+	case strings.HasPrefix(field, "metadata."):
+		return evstore.Equals(field, jsonScalar(value)), nil
+	}
+	return evstore.Equals(field, value), nil
+}
+
+// jsonScalar reads s as a JSON number, boolean or string if it is one.
+func jsonScalar(s string) any {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f
+	}
+	if b, err := strconv.ParseBool(s); err == nil && (s == "true" || s == "false") {
+		return b
+	}
+	if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
+		return u
+	}
+	return s
+}
+
+// filterFlags collects repeated --filter flags.
+type filterFlags []string
+
+func (f *filterFlags) String() string     { return strings.Join(*f, " ") }
+func (f *filterFlags) Set(s string) error { *f = append(*f, s); return nil }
+
+// build returns the filter the flags and an optional --type make.
+func (f filterFlags) build(typ string) (evstore.Filter, error) {
+	var filter evstore.Filter
+	if typ != "" {
+		filter = append(filter, evstore.Equals("event_type", typ))
+	}
+	for _, s := range f {
+		c, err := parseFilter(s)
+		if err != nil {
+			return nil, err
+		}
+		filter = append(filter, c)
+	}
+	return filter, filter.Validate()
+}
+
+// human formats a time for people: local time to the millisecond.
+func human(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05.000")
+}
+
+// humanBytes formats a size for people.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// parseStream parses args that hold one stream id (or @all) among flags.
+func parseStream(fs *flag.FlagSet, args []string) (string, error) {
+	positional, err := parseMixed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(positional) != 1 {
+		fmt.Fprintln(fs.Output(), "need one stream id (or @all)")
+		fs.Usage()
+		return "", errUsage
+	}
+	return positional[0], nil
+}

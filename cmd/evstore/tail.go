@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tail", "tail STREAM|@all [flags]", "evstore tail @all --after 0", stderr)
+	sf := addStoreFlags(ctx, fs)
+	after := fs.Int64("after", -1, "replay the events after this version (on @all: Sequence) first; default: only new events")
+	typ := fs.String("type", "", "only events of this type")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	var filters filterFlags
+	fs.Var(&filters, "filter", "field=value or field~LIKE-pattern; repeatable")
+	id, err := parseStream(fs, args)
+	if err != nil {
+		return err
+	}
+	filter, err := filters.build(*typ)
+	if err != nil {
+		return err
+	}
+	opts := []evstore.ReadOption{evstore.WithFilter(filter)}
+	if *after >= 0 {
+		opts = append(opts, evstore.After(*after))
+	}
+	store, err := sf.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st, err := store.Stream(ctx, id)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	// One line per event, written at once: no table, so nothing waits.
+	for e, err := range st.Watch(ctx, opts...) {
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			err = enc.Encode(toJSON(e))
+		} else {
+			_, err = fmt.Fprintf(stdout, "%d  %s  v%d  %s  %s  %s\n", e.Sequence, e.StreamID, e.Version, human(e.Timestamp), e.Type, preview(e.Data))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil // interrupted: ctx ended
+}
