@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -254,4 +256,29 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// TestTailInterrupt: Ctrl-C (SIGINT) ends tail with status 0.
+func TestTailInterrupt(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cli.db")
+	mustCLI(t, db, "write", "s", "--type", "T")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "EVSTORE_TEST_MAIN=1", "EVSTORE_TEST_ARGS=--db "+db+" tail s --after 0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.Contains(line, "v1") {
+		t.Fatalf("tail printed %q, %v", line, err)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("tail after Ctrl-C: %v, want status 0", err)
+	}
 }

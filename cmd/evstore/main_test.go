@@ -14,6 +14,11 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == benchChildName {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
+	if os.Getenv("EVSTORE_TEST_MAIN") == "1" { // the test binary as the evstore command
+		os.Args = append(os.Args[:1], strings.Fields(os.Getenv("EVSTORE_TEST_ARGS"))...)
+		main()
+		return
+	}
 	os.Exit(m.Run())
 }
 
