@@ -71,6 +71,9 @@ func TestWriteReadStreamsStats(t *testing.T) {
 	if out := mustCLI(t, db, "read", "@all", "--type", "ItemAdded", "--json"); strings.Count(out, "\n") != 1 {
 		t.Errorf("read --type: %s", out)
 	}
+	if out := mustCLI(t, db, "read", "@all", "--json", "--filter", "metadata.region=EMEA|US", "--filter", "event_type~order%"); strings.Count(out, "\n") != 2 {
+		t.Errorf("read --filter with alternatives and LIKE: %s", out)
+	}
 
 	streams := mustCLI(t, db, "streams")
 	if !strings.Contains(streams, "order-1  2        2") || !strings.Contains(streams, "order-2  1        1") {
@@ -144,9 +147,9 @@ func TestExportImport(t *testing.T) {
 	if status != 0 || !strings.Contains(errOut, "imported 3500 events") {
 		t.Fatalf("import: status %d, %q", status, errOut)
 	}
-	_, errOut, status = cli(t, dst, "import", file)
-	if status != 0 || !strings.Contains(errOut, "imported 0 events, 3500 already there") {
-		t.Fatalf("second import: status %d, %q", status, errOut)
+	out, errOut, status := cli(t, dst, "import", "--json", file)
+	if status != 0 || strings.TrimSpace(out) != `{"already_there":3500,"imported":0}` {
+		t.Fatalf("second import: status %d, %q, %q", status, out, errOut)
 	}
 	if again := mustCLI(t, dst, "export"); stripTimes(again) != stripTimes(exported) {
 		t.Errorf("export of the copy differs from the original")

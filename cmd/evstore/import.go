@@ -18,6 +18,7 @@ const importBatch = 1000
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", "import FILE|- [flags]", "evstore --db copy.db import events.jsonl", stderr)
 	sf := addStoreFlags(ctx, fs)
+	asJSON := fs.Bool("json", false, "print the counts as JSON on standard output")
 	positional, err := parseMixed(fs, args)
 	if err != nil {
 		return err
@@ -71,6 +72,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	bar.set(int(total))
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]int{"imported": im.written, "already_there": im.skipped})
+	}
 	fmt.Fprintf(stderr, "imported %d events, %d already there\n", im.written, im.skipped)
 	return nil
 }

@@ -8,12 +8,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"sort"
 )
@@ -151,13 +153,17 @@ func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "version", "evstore version", stderr)
+	fs := newFlagSet("version", "version", "evstore version --json", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	version := "(devel)"
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
 		version = info.Main.Version
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"version": version, "go": runtime.Version()})
 	}
 	fmt.Fprintln(stdout, "evstore", version)
 	return nil

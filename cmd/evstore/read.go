@@ -17,7 +17,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	typ := fs.String("type", "", "only events of this type")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	var filters filterFlags
-	fs.Var(&filters, "filter", "field=value or field~LIKE-pattern; fields stream_id, event_type, version, metadata.<path>; repeatable")
+	fs.Var(&filters, "filter", "field=value, field=a|b (any of) or field~LIKE-pattern; fields stream_id, event_type, version, metadata.<path>; repeatable")
 	id, err := parseStream(fs, args)
 	if err != nil {
 		return err

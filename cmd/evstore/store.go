@@ -86,9 +86,10 @@ func splitGlobal(args []string) (storeFlags, []string, error) {
 	return global, args, nil
 }
 
-// parseFilter turns "field=value" (Equals) or "field~pattern" (Like) into a
-// clause. Values of metadata fields that read as JSON numbers, booleans or
-// quoted strings take that type; anything else is a string.
+// parseFilter turns "field=value" (Equals), "field=a|b|c" (In) or
+// "field~pattern" (Like) into a clause. Values of metadata fields that read
+// as JSON numbers, booleans or quoted strings take that type; anything else
+// is a string.
 func parseFilter(s string) (evstore.Clause, error) {
 	if field, pattern, ok := strings.Cut(s, "~"); ok && !strings.Contains(field, "=") {
 		return evstore.Like(field, pattern), nil
@@ -97,17 +98,25 @@ func parseFilter(s string) (evstore.Clause, error) {
 	if !ok {
 		return evstore.Clause{}, fmt.Errorf("%w: %q: want field=value or field~pattern", evstore.ErrInvalidFilter, s)
 	}
-	switch {
-	case field == "version":
-		n, err := strconv.ParseInt(value, 10, 64)
-		if err != nil {
-			return evstore.Clause{}, fmt.Errorf("%w: version %q is not an integer", evstore.ErrInvalidFilter, value)
+	var values []any
+	for _, v := range strings.Split(value, "|") {
+		switch {
+		case field == "version":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return evstore.Clause{}, fmt.Errorf("%w: version %q is not an integer", evstore.ErrInvalidFilter, v)
+			}
+			values = append(values, n)
+		case strings.HasPrefix(field, "metadata."):
+			values = append(values, jsonScalar(v))
+		default:
+			values = append(values, v)
 		}
-		return evstore.Equals(field, n), nil
-	case strings.HasPrefix(field, "metadata."):
-		return evstore.Equals(field, jsonScalar(value)), nil
 	}
-	return evstore.Equals(field, value), nil
+	if len(values) == 1 {
+		return evstore.Equals(field, values[0]), nil
+	}
+	return evstore.In(field, values...), nil
 }
 
 // jsonScalar reads s as a JSON number, boolean or string if it is one.
