@@ -1,0 +1,134 @@
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitLen waits until n calls are queued.
+func waitLen(t *testing.T, q *Queue[int], n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for q.Len() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls queued, want %d", q.Len(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCoalesces: calls queued while the token is held commit as one group,
+// each getting its own result.
+func TestCoalesces(t *testing.T) {
+	var q Queue[int]
+	tokens := make(chan string, 1)
+	var groups [][]int
+	var mu sync.Mutex
+	commit := func(token string, calls []*Call[int], more func() []*Call[int]) {
+		mu.Lock()
+		defer mu.Unlock()
+		var group []int
+		for _, c := range calls {
+			group = append(group, c.Req)
+			c.Version = int64(c.Req * 10)
+			if c.Req == 3 {
+				c.Err = errors.New("three fails alone")
+			}
+		}
+		groups = append(groups, group)
+	}
+	type result struct {
+		v   int64
+		err error
+	}
+	results := make([]chan result, 5)
+	for i := range results {
+		results[i] = make(chan result, 1)
+		go func() {
+			v, err := Do(context.Background(), &q, i, tokens, commit)
+			results[i] <- result{v, err}
+		}()
+		waitLen(t, &q, i+1)
+	}
+	tokens <- "conn" // the token comes free: one caller leads them all
+	for i, r := range results {
+		got := <-r
+		if i == 3 {
+			if got.err == nil {
+				t.Errorf("call 3: got no error, want its own")
+			}
+			continue
+		}
+		if got.err != nil || got.v != int64(i*10) {
+			t.Errorf("call %d: got %d, %v; want %d, nil", i, got.v, got.err, i*10)
+		}
+	}
+	if len(groups) != 1 || len(groups[0]) != 5 {
+		t.Errorf("got groups %v, want one group of 5 in queue order", groups)
+	}
+	if got := <-tokens; got != "conn" {
+		t.Errorf("token %q not handed back", got)
+	}
+}
+
+// TestLatecomersJoin: calls queued while a group is being committed can
+// join it through more.
+func TestLatecomersJoin(t *testing.T) {
+	var q Queue[int]
+	tokens := make(chan struct{}, 1)
+	tokens <- struct{}{}
+	joined := make(chan int, 1)
+	second := make(chan error, 1)
+	commit := func(_ struct{}, calls []*Call[int], more func() []*Call[int]) {
+		if calls[0].Req == 1 {
+			go func() {
+				_, err := Do(context.Background(), &q, 2, tokens, func(struct{}, []*Call[int], func() []*Call[int]) {
+					t.Error("the latecomer led a group of its own")
+				})
+				second <- err
+			}()
+			waitLen(t, &q, 1)
+			late := more()
+			joined <- len(late)
+			for _, c := range late {
+				c.Version = 2
+			}
+		}
+		calls[0].Version = 1
+	}
+	if v, err := Do(context.Background(), &q, 1, tokens, commit); err != nil || v != 1 {
+		t.Fatalf("first: %d, %v", v, err)
+	}
+	if n := <-joined; n != 1 {
+		t.Errorf("%d latecomers joined, want 1", n)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("latecomer: %v", err)
+	}
+}
+
+// TestWithdraw: a call whose ctx ends while it is queued leaves the queue
+// and is never committed.
+func TestWithdraw(t *testing.T) {
+	var q Queue[int]
+	tokens := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Do(ctx, &q, 7, tokens, func(struct{}, []*Call[int], func() []*Call[int]) {
+			t.Error("a withdrawn call was committed")
+		})
+		done <- err
+	}()
+	waitLen(t, &q, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+	if q.Len() != 0 {
+		t.Errorf("%d calls left queued", q.Len())
+	}
+}
