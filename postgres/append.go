@@ -50,7 +50,10 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 	if err == nil {
 		return
 	}
-	if len(live) > 1 {
+	// A failed COMMIT may have committed all the same (the connection can
+	// drop after the server did): running the group again could write it
+	// twice, so only errors before the commit fall back to savepoints.
+	if len(live) > 1 && !errors.Is(err, errCommit) {
 		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendEach(ctx, tx, live) })
 	}
 	if err != nil { // nothing was written
@@ -310,8 +313,14 @@ func (b *backend) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 	if err := f(tx); err != nil {
 		return err
 	}
-	return tx.Commit(context.Background()) // the work is done: commit whatever ctx says
+	if err := tx.Commit(context.Background()); err != nil { // the work is done: commit whatever ctx says
+		return fmt.Errorf("%w: %w", errCommit, err)
+	}
+	return nil
 }
+
+// errCommit marks an error of COMMIT itself: the outcome is unknown.
+var errCommit = errors.New("evstore/postgres: commit failed; the write may or may not have been stored")
 
 // appendTx does one Append inside the group's transaction; next is the
 // Sequence of the store's newest event, advanced as events are inserted.

@@ -285,3 +285,71 @@ func TestTailInterrupt(t *testing.T) {
 		t.Errorf("tail after Ctrl-C: %v, want status 0", err)
 	}
 }
+
+// TestExportKeepsBytes: payloads come back byte for byte, JSON or not, and
+// a file that grew since the last import adds only its new events.
+func TestExportKeepsBytes(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src.db"), filepath.Join(dir, "dst.db")
+	payloads := []string{`{ "a": "<b>", "n": 1.50 }`, `[1, 2]`, `{"a":"<b>&"}`, "  7 \n", `"x"`}
+	for _, p := range payloads {
+		mustCLI(t, src, "write", "s", "--type", "T", "--data", p)
+	}
+	file := filepath.Join(dir, "events.jsonl")
+	os.WriteFile(file, []byte(mustCLI(t, src, "export")), 0o644)
+	mustCLI(t, dst, "import", file)
+	mustCLI(t, src, "write", "s", "--type", "T", "--data", `{"later":true}`)
+	os.WriteFile(file, []byte(mustCLI(t, src, "export")), 0o644)
+	if _, errOut, status := cli(t, dst, "import", file); status != 0 || !strings.Contains(errOut, "imported 1 events, 5 already there") {
+		t.Fatalf("import of the grown file: status %d, %q", status, errOut)
+	}
+	s, err := sqlite.Open(context.Background(), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, _ := s.Stream(context.Background(), "s")
+	i := 0
+	for e, err := range st.Read(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"later":true}`
+		if i < len(payloads) {
+			want = payloads[i]
+		}
+		if string(e.Data) != want {
+			t.Errorf("event %d: got %q, want %q", i+1, e.Data, want)
+		}
+		i++
+	}
+	if i != len(payloads)+1 {
+		t.Errorf("got %d events, want %d", i, len(payloads)+1)
+	}
+}
+
+func TestFilterValues(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cli.db")
+	mustCLI(t, db, "write", "s", "--type", "T", "--meta", `{"code":"007","n":7,"flag":true,"inf":"inf"}`)
+	for _, f := range []string{"metadata.code=007", `metadata.code="007"`, "metadata.n=7", "metadata.flag=true", "metadata.inf=inf"} {
+		if out := mustCLI(t, db, "read", "s", "--json", "--filter", f); strings.Count(out, "\n") != 1 {
+			t.Errorf("--filter %s matched %d events, want 1", f, strings.Count(out, "\n"))
+		}
+	}
+	if out := mustCLI(t, db, "read", "s", "--json", "--filter", "metadata.n=\"7\""); out != "" {
+		t.Errorf(`--filter metadata.n="7" (a string) matched the number 7`)
+	}
+	if _, errOut, status := cli(t, db, "read", "s", "--limit", "-3"); status != 1 || !strings.Contains(errOut, "negative") {
+		t.Errorf("--limit -3: status %d, %q", status, errOut)
+	}
+}
+
+func TestBenchTakesGlobalDB(t *testing.T) {
+	keep := filepath.Join(t.TempDir(), "keep.db")
+	if _, errOut, status := runCLI(t, "--db", keep, "bench", "--events", "100", "--batch", "10", "--json"); status != 0 {
+		t.Fatalf("status %d: %s", status, errOut)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("evstore --db FILE bench did not keep FILE: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -36,12 +37,27 @@ func toJSON(e evstore.StoredEvent) eventJSON {
 	}
 	switch {
 	case len(e.Data) == 0:
-	case json.Valid(e.Data):
+	case isCompactJSON(e.Data):
 		j.Data = e.Data
 	default:
 		j.DataBase64 = base64.StdEncoding.EncodeToString(e.Data)
 	}
 	return j
+}
+
+// isCompactJSON reports whether data is compact JSON, which newEncoder
+// prints back byte for byte, so that export and import keep it exactly;
+// other data goes as base64.
+func isCompactJSON(data []byte) bool {
+	var buf bytes.Buffer
+	return json.Compact(&buf, data) == nil && bytes.Equal(buf.Bytes(), data)
+}
+
+// newEncoder returns a JSON-lines encoder that leaves <, > and & as they are.
+func newEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
 }
 
 // candidate turns an imported line back into an event to write.

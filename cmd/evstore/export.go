@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 
 	"github.com/go-event-sourcing/evstore"
@@ -28,7 +27,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bar := newProgress(stderr, isTerminal(stderr), int(max(all.Version()-*after, 1)))
 	defer bar.done()
 	w := bufio.NewWriter(stdout)
-	enc := json.NewEncoder(w)
+	enc := newEncoder(w)
 	n := 0
 	for e, err := range all.Read(ctx, evstore.After(*after)) {
 		if err != nil {

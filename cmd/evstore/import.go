@@ -73,16 +73,17 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	bar.set(int(total))
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]int{"imported": im.written, "already_there": im.skipped})
+		return newEncoder(stdout).Encode(map[string]int{"imported": im.written, "already_there": im.skipped})
 	}
 	fmt.Fprintf(stderr, "imported %d events, %d already there\n", im.written, im.skipped)
 	return nil
 }
 
 // An importer writes runs of consecutive events of one stream. It keeps
-// each event's version: a run whose versions the stream already has is
-// skipped, so importing a file twice adds nothing, and a run that does not
-// follow on from the stream's version is an error.
+// each event's version: events whose versions the stream already has are
+// skipped (it compares versions, not contents), so importing a file twice,
+// or again after it grew, adds only what is new; a run that starts beyond
+// the stream's next version is an error.
 type importer struct {
 	ctx              context.Context
 	store            *evstore.Store
@@ -124,16 +125,23 @@ func (im *importer) flush() error {
 		}
 		im.streams[im.runStream] = st
 	}
-	switch v := st.Version(); {
+	v := st.Version()
+	switch {
 	case v >= im.runTo: // imported before
 		im.skipped += len(im.run)
 		return nil
-	case v != im.runFrom-1:
+	case v < im.runFrom-1:
 		return fmt.Errorf("stream %s is at version %d: events from version %d do not follow on", im.runStream, v, im.runFrom)
 	}
-	if _, err := st.Write(im.ctx, im.run, evstore.ExpectVersion(im.runFrom-1)); err != nil {
+	// The stream may already have the start of the run (a file that grew
+	// since the last import): write only what follows its version.
+	run := im.run[v-(im.runFrom-1):]
+	im.skipped += len(im.run) - len(run)
+	after, err := st.Write(im.ctx, run, evstore.ExpectVersion(v))
+	if err != nil {
 		return err
 	}
-	im.written += len(im.run)
+	im.written += int(after - v)
+	im.skipped += len(run) - int(after-v) // keys the stream had
 	return nil
 }

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -163,7 +162,7 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		version = info.Main.Version
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"version": version, "go": runtime.Version()})
+		return newEncoder(stdout).Encode(map[string]string{"version": version, "go": runtime.Version()})
 	}
 	fmt.Fprintln(stdout, "evstore", version)
 	return nil

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/go-event-sourcing/evstore"
@@ -21,6 +21,9 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	id, err := parseStream(fs, args)
 	if err != nil {
 		return err
+	}
+	if *limit < 0 || *after < 0 {
+		return fmt.Errorf("--limit and --after must not be negative")
 	}
 	filter, err := filters.build(*typ)
 	if err != nil {
@@ -47,7 +50,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // printEvents prints a sequence of events as a table or as JSON lines.
 func printEvents(out io.Writer, asJSON bool, events func(func(evstore.StoredEvent, error) bool)) error {
-	enc := json.NewEncoder(out)
+	enc := newEncoder(out)
 	var table *eventTable
 	if !asJSON {
 		table = newEventTable(out)

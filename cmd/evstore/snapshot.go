@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -40,7 +39,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		_, err = stdout.Write(snap.State)
 		return err
 	case *asJSON:
-		return json.NewEncoder(stdout).Encode(map[string]any{
+		return newEncoder(stdout).Encode(map[string]any{
 			"stream_id": snap.StreamID, "projection": snap.Projection, "version": snap.Version,
 			"timestamp": snap.Timestamp, "state_bytes": len(snap.State),
 		})

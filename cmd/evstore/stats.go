@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -53,7 +52,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if size >= 0 {
 			out["file_bytes"] = size
 		}
-		return json.NewEncoder(stdout).Encode(out)
+		return newEncoder(stdout).Encode(out)
 	}
 	fmt.Fprintf(stdout, "streams          %d\nevents           %d\nnewest sequence  %d\nlast write       %s\n", streams, m.EventCount, m.Version, human(m.LastTimestamp))
 	if size >= 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 // storeFlags select the store a command works on: --db (SQLite; default
 // $EVSTORE_DB, else ./events.db) or --store (a postgres:// address).
 type storeFlags struct {
-	db, dsn string
+	db, dsn, schema string
 }
 
 // globalKey keys the --db and --store given before the command name in
@@ -32,6 +33,7 @@ func addStoreFlags(ctx context.Context, fs *flag.FlagSet) *storeFlags {
 	sf := &storeFlags{}
 	fs.StringVar(&sf.db, "db", global.db, "SQLite database file (default $EVSTORE_DB, else ./events.db)")
 	fs.StringVar(&sf.dsn, "store", global.dsn, "PostgreSQL address (postgres://...), instead of --db")
+	fs.StringVar(&sf.schema, "schema", "public", "PostgreSQL schema of the tables, with --store")
 	return sf
 }
 
@@ -45,7 +47,7 @@ func (sf *storeFlags) open(ctx context.Context, mustExist bool) (*evstore.Store,
 		if !isPostgres(sf.dsn) {
 			return nil, fmt.Errorf("--store %q: want a postgres:// address", sf.dsn)
 		}
-		return postgres.Open(ctx, sf.dsn)
+		return postgres.Open(ctx, sf.dsn, postgres.WithSchema(sf.schema))
 	}
 	path := sf.db
 	if path == "" {
@@ -119,16 +121,15 @@ func parseFilter(s string) (evstore.Clause, error) {
 	return evstore.In(field, values...), nil
 }
 
-// jsonScalar reads s as a JSON number, boolean or string if it is one.
+// jsonScalar reads s as a JSON number, boolean or string if it is one
+// ("10", "true", "\"007\""), and as a plain string otherwise ("EMEA", "007").
 func jsonScalar(s string) any {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return f
-	}
-	if b, err := strconv.ParseBool(s); err == nil && (s == "true" || s == "false") {
-		return b
-	}
-	if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
-		return u
+	var v any
+	if json.Unmarshal([]byte(s), &v) == nil {
+		switch v.(type) {
+		case float64, bool, string:
+			return v
+		}
 	}
 	return s
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -20,7 +19,7 @@ func runStreams(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer store.Close()
-	enc := json.NewEncoder(stdout)
+	enc := newEncoder(stdout)
 	table := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if !*asJSON {
 		fmt.Fprintln(table, "STREAM\tVERSION\tEVENTS\tLAST WRITE")

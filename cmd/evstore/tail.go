@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -38,7 +37,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
+	enc := newEncoder(stdout)
 	// One line per event, written at once: no table, so nothing waits.
 	for e, err := range st.Watch(ctx, opts...) {
 		if err != nil {

@@ -66,7 +66,7 @@ func runWrite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"stream_id": id, "version": v})
+		return newEncoder(stdout).Encode(map[string]any{"stream_id": id, "version": v})
 	}
 	fmt.Fprintln(stdout, v)
 	return nil
