@@ -136,7 +136,8 @@
 //
 // A Store keeps its events in a Backend, the only seam between this package
 // and a database. Package sqlite is the default: one file, no server, no
-// cgo. A PostgreSQL store is planned. To write another backend, implement
-// Backend, wrap it with NewStore, and run the conformance kit in package
-// storetest against it.
+// cgo. Package postgres keeps the same API on PostgreSQL, for deployments
+// that outgrow one machine. To write another backend, implement Backend,
+// wrap it with NewStore, and run the conformance kit in package storetest
+// against it.
 package evstore
