@@ -181,13 +181,11 @@ func benchEvents(from, n int, keys bool) []evstore.CandidateEvent {
 // benchReference is the Python library's benchmark: write, rebuild from
 // every event, snapshot, write 100 more, rebuild from the snapshot.
 func benchReference(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer, progress bool) error {
-	loc := target.location("bench")
-	defer target.drop(loc)
-	store, err := target.open(ctx, loc)
+	store, loc, done, err := target.openPhase(ctx, "bench")
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer done()
 	st, err := store.Stream(ctx, "counter")
 	if err != nil {
 		return err

@@ -17,13 +17,11 @@ import (
 // benchFanout has cfg.watchers watchers of @all each receive every one of
 // cfg.fanoutEvents events, in order, and reports the rate and peak memory.
 func benchFanout(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer) error {
-	loc := target.location("fanout")
-	defer target.drop(loc)
-	store, err := target.open(ctx, loc)
+	store, _, done, err := target.openPhase(ctx, "fanout")
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer done()
 	resetPeakRSS()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

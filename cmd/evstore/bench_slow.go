@@ -38,13 +38,11 @@ func benchSlow(ctx context.Context, cfg benchConfig, target benchTarget, res *be
 // slowPhase returns the write rate with the given number of slow watchers
 // (and, if any, one stalled one), after they have all caught up.
 func slowPhase(ctx context.Context, cfg benchConfig, target benchTarget, phase string, slow int) (float64, error) {
-	loc := target.location(phase)
-	defer target.drop(loc)
-	store, err := target.open(ctx, loc)
+	store, _, done, err := target.openPhase(ctx, phase)
 	if err != nil {
 		return 0, err
 	}
-	defer store.Close()
+	defer done()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

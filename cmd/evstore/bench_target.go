@@ -48,6 +48,17 @@ func (t benchTarget) open(ctx context.Context, loc string) (*evstore.Store, erro
 	return sqlite.Open(ctx, loc, sqlite.WithPollInterval(t.poll))
 }
 
+// openPhase opens a Store on a new location for phase; done closes it and
+// drops the location.
+func (t benchTarget) openPhase(ctx context.Context, phase string) (store *evstore.Store, loc string, done func(), err error) {
+	loc = t.location(phase)
+	if store, err = t.open(ctx, loc); err != nil {
+		t.drop(loc)
+		return nil, "", nil, err
+	}
+	return store, loc, func() { store.Close(); t.drop(loc) }, nil
+}
+
 // size returns the bytes a location takes on disk.
 func (t benchTarget) size(ctx context.Context, loc string) int64 {
 	if t.dsn == "" {

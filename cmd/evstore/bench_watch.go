@@ -20,13 +20,11 @@ const latencySamples = 1000
 // benchWatch measures write-to-delivery latency for a watcher in this
 // process and in another, and the CPU an idle store with 100 watchers uses.
 func benchWatch(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer) error {
-	loc := target.location("watch")
-	defer target.drop(loc)
-	store, err := target.open(ctx, loc)
+	store, loc, done, err := target.openPhase(ctx, "watch")
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer done()
 	st, err := store.Stream(ctx, "latency")
 	if err != nil {
 		return err

@@ -17,13 +17,11 @@ import (
 // their own, half contending on one stream with ExpectVersion, retrying
 // conflicts. Group commit coalesces their writes.
 func benchWriters(ctx context.Context, cfg benchConfig, target benchTarget, res *benchResults, out io.Writer) error {
-	loc := target.location("writers")
-	defer target.drop(loc)
-	store, err := target.open(ctx, loc)
+	store, _, done, err := target.openPhase(ctx, "writers")
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer done()
 
 	single, err := store.Stream(ctx, "single")
 	if err != nil {

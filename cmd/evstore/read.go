@@ -36,15 +36,11 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *backwards {
 		opts = append(opts, evstore.Backwards())
 	}
-	store, err := sf.open(ctx, true)
+	store, st, err := sf.stream(ctx, id, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	st, err := store.Stream(ctx, id)
-	if err != nil {
-		return err
-	}
 	return printEvents(stdout, *asJSON, st.Read(ctx, opts...))
 }
 

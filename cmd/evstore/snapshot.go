@@ -18,15 +18,11 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	store, err := sf.open(ctx, true)
+	store, st, err := sf.stream(ctx, id, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	st, err := store.Stream(ctx, id)
-	if err != nil {
-		return err
-	}
 	snap, err := st.LoadSnapshot(ctx, *projection)
 	if err != nil {
 		return err

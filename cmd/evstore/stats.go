@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/go-event-sourcing/evstore"
 )
@@ -38,14 +37,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var size int64 = -1
 	if sf.dsn == "" {
-		path := sf.db
-		if path == "" {
-			path = os.Getenv("EVSTORE_DB")
-		}
-		if path == "" {
-			path = "events.db"
-		}
-		size = fileSize(path)
+		size = fileSize(sf.path())
 	}
 	if *asJSON {
 		out := map[string]any{"streams": streams, "events": m.EventCount, "newest_sequence": m.Version, "last_timestamp": m.LastTimestamp}

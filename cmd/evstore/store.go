@@ -49,19 +49,39 @@ func (sf *storeFlags) open(ctx context.Context, mustExist bool) (*evstore.Store,
 		}
 		return postgres.Open(ctx, sf.dsn, postgres.WithSchema(sf.schema))
 	}
-	path := sf.db
-	if path == "" {
-		path = os.Getenv("EVSTORE_DB")
-	}
-	if path == "" {
-		path = "events.db"
-	}
+	path := sf.path()
 	if mustExist {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("no database at %s (give --db FILE or set EVSTORE_DB)", path)
 		}
 	}
 	return sqlite.Open(ctx, path)
+}
+
+// path returns the SQLite file: --db, else $EVSTORE_DB, else ./events.db.
+func (sf *storeFlags) path() string {
+	switch {
+	case sf.db != "":
+		return sf.db
+	case os.Getenv("EVSTORE_DB") != "":
+		return os.Getenv("EVSTORE_DB")
+	}
+	return "events.db"
+}
+
+// stream opens the selected store and a handle on stream id. The caller
+// closes the store.
+func (sf *storeFlags) stream(ctx context.Context, id string, mustExist bool) (*evstore.Store, *evstore.Stream, error) {
+	store, err := sf.open(ctx, mustExist)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Stream(ctx, id)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, st, nil
 }
 
 // splitGlobal takes --db and --store given before the command name.

@@ -28,15 +28,11 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *after >= 0 {
 		opts = append(opts, evstore.After(*after))
 	}
-	store, err := sf.open(ctx, true)
+	store, st, err := sf.stream(ctx, id, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	st, err := store.Stream(ctx, id)
-	if err != nil {
-		return err
-	}
 	enc := newEncoder(stdout)
 	// One line per event, written at once: no table, so nothing waits.
 	for e, err := range st.Watch(ctx, opts...) {

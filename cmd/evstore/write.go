@@ -48,15 +48,11 @@ func runWrite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *expect >= 0 {
 		opts = append(opts, evstore.ExpectVersion(*expect))
 	}
-	store, err := sf.open(ctx, false)
+	store, st, err := sf.stream(ctx, id, false)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	st, err := store.Stream(ctx, id)
-	if err != nil {
-		return err
-	}
 	v, err := st.Write(ctx, []evstore.CandidateEvent{event}, opts...)
 	var conflict *evstore.ConflictError
 	if errors.As(err, &conflict) {
