@@ -10,8 +10,10 @@ package groupcommit
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // A Call is one queued request and, once it is done, its result.
@@ -27,6 +29,24 @@ type Call[R any] struct {
 type Queue[R any] struct {
 	mu    sync.Mutex
 	calls []*Call[R]
+	last  atomic.Int64 // how many calls the last group had
+}
+
+// gather lets writers that are about to queue do so before the leader
+// drains the queue: while the queue is smaller than the last group and
+// still growing, the leader yields. Without it, the writers a commit has
+// just released come back one by one, and the first to come leads a group
+// of one, so that small and full groups alternate.
+func (q *Queue[R]) gather() {
+	last := int(q.last.Load())
+	for n := q.Len(); n < last; {
+		runtime.Gosched()
+		m := q.Len()
+		if m == n {
+			return
+		}
+		n = m
+	}
 }
 
 // Do queues req and waits until a leader has committed it, leading itself
@@ -60,12 +80,18 @@ func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit
 // lead commits the queued calls as one group.
 func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[R], func() []*Call[R])) {
 	defer func() { tokens <- token }()
+	q.gather()
 	calls := q.Drain()
 	if len(calls) == 0 {
 		return
 	}
 	var joined [][]*Call[R]
 	defer func() {
+		n := len(calls)
+		for _, group := range joined {
+			n += len(group)
+		}
+		q.last.Store(int64(n))
 		for _, c := range calls {
 			close(c.done)
 		}

@@ -3,6 +3,7 @@ package groupcommit
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -130,5 +131,38 @@ func TestWithdraw(t *testing.T) {
 	}
 	if q.Len() != 0 {
 		t.Errorf("%d calls left queued", q.Len())
+	}
+}
+
+// TestLeaderGathers: writers released by a commit come back one by one; the
+// first to take the token waits for the rest, so the group stays whole
+// instead of splitting into one small group and one large. One P makes the
+// scheduling deterministic: without gather, five groups of one commit.
+func TestLeaderGathers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var q Queue[int]
+	tokens := make(chan struct{}, 1)
+	var groups []int
+	commit := func(_ struct{}, calls []*Call[int], _ func() []*Call[int]) {
+		groups = append(groups, len(calls))
+	}
+	q.last.Store(5) // as if the last group had five calls
+	tokens <- struct{}{}
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := Do(context.Background(), &q, i, tokens, commit); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(groups) != 1 || groups[0] != 5 {
+		t.Errorf("got groups of %v calls, want one group of 5", groups)
+	}
+	if got := q.last.Load(); got != 5 {
+		t.Errorf("last group recorded as %d calls, want 5", got)
 	}
 }
