@@ -23,12 +23,18 @@ func rollback(conn *sqlite.Conn) {
 	}
 }
 
-// appendTx does Append's work inside its transaction.
-func appendTx(conn *sqlite.Conn, req evstore.AppendRequest, ts string) (int64, error) {
-	cur, err := streamHead(conn, req.StreamID)
+// appendTx does Append's work inside its transaction. On success the
+// stream's new version goes into h.
+func appendTx(conn *sqlite.Conn, h *heads, req evstore.AppendRequest, ts string) (v int64, err error) {
+	cur, err := h.get(conn, req.StreamID)
 	if err != nil {
 		return 0, err
 	}
+	defer func() {
+		if err == nil {
+			h.set(req.StreamID, v)
+		}
+	}()
 	events := req.Events
 	if cur > 0 && hasKeys(events) {
 		// Repeated keys are rare: try the insert and let the unique index

@@ -37,8 +37,8 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		c := calls[0]
 		conn.SetInterrupt(c.Ctx.Done())
 		defer conn.SetInterrupt(nil)
-		c.Err = commit(c.Ctx, conn, func() (err error) {
-			c.Version, err = appendTx(conn, c.Req, ts)
+		c.Err = b.commit(c.Ctx, conn, func() (err error) {
+			c.Version, err = appendTx(conn, &b.heads, c.Req, ts)
 			return err
 		})
 		if c.Err != nil {
@@ -47,7 +47,7 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		return
 	}
 	ctx := context.Background() // the group outlives any one caller's ctx
-	err := commit(ctx, conn, func() error {
+	err := b.commit(ctx, conn, func() error {
 		for i := 0; i < len(calls); i++ {
 			if i == len(calls)-1 && len(calls) < maxGroup {
 				calls = append(calls, more()...)
@@ -64,7 +64,7 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 					return err
 				}
 			}
-			if c.Version, c.Err = appendTx(conn, c.Req, ts); c.Err != nil {
+			if c.Version, c.Err = appendTx(conn, &b.heads, c.Req, ts); c.Err != nil {
 				c.Version, c.Err = 0, translate(c.Err)
 				if save {
 					if err := exec(ctx, conn, "ROLLBACK TO call"); err != nil {
@@ -91,8 +91,11 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 
 // commit runs body in an IMMEDIATE transaction and commits it, or rolls
 // it back if body or the commit fails.
-func commit(ctx context.Context, conn *sqlite.Conn, body func() error) error {
+func (b *backend) commit(ctx context.Context, conn *sqlite.Conn, body func() error) error {
 	err := exec(ctx, conn, "BEGIN IMMEDIATE")
+	if err == nil {
+		err = b.heads.begin(conn)
+	}
 	if err == nil {
 		if err = body(); err == nil {
 			// Once the work is done, the commit goes ahead whatever ctx says.
@@ -101,8 +104,10 @@ func commit(ctx context.Context, conn *sqlite.Conn, body func() error) error {
 		}
 	}
 	if err != nil {
+		b.heads.rollback()
 		rollback(conn)
 		return interrupted(ctx, err)
 	}
+	b.heads.commit()
 	return nil
 }

@@ -58,6 +58,7 @@ type backend struct {
 	wg sync.WaitGroup // the Changes poller
 
 	queue groupcommit.Queue[evstore.AppendRequest] // Appends waiting for the next group commit
+	heads heads                                    // stream versions, for the writer connection's holder
 }
 
 var (
