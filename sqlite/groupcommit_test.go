@@ -10,7 +10,7 @@ import (
 	"github.com/go-event-sourcing/evstore"
 )
 
-func newBackend(t *testing.T) *backend {
+func newBackend(t testing.TB) *backend {
 	t.Helper()
 	b, err := open(context.Background(), filepath.Join(t.TempDir(), "g.db"), nil)
 	if err != nil {
@@ -23,7 +23,7 @@ func newBackend(t *testing.T) *backend {
 func queued(b *backend) int { return b.queue.Len() }
 
 // waitQueued waits until n calls are queued.
-func waitQueued(t *testing.T, b *backend, n int) {
+func waitQueued(t testing.TB, b *backend, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for queued(b) < n {
