@@ -39,8 +39,8 @@ type Queue[R any] struct {
 // of one, so that small and full groups alternate.
 func (q *Queue[R]) gather() {
 	last := int(q.last.Load())
-	for n := q.Len(); n < last; {
-		runtime.Gosched()
+	for n := q.Len(); n > 0 && n < last; {
+		yield()
 		m := q.Len()
 		if m == n {
 			return
@@ -48,6 +48,9 @@ func (q *Queue[R]) gather() {
 		n = m
 	}
 }
+
+// yield lets other goroutines run; tests replace it.
+var yield = runtime.Gosched
 
 // Do queues req and waits until a leader has committed it, leading itself
 // when it gets a token from tokens. commit runs the calls it is given in one

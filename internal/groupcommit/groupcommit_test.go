@@ -3,7 +3,7 @@ package groupcommit
 import (
 	"context"
 	"errors"
-	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -134,35 +134,58 @@ func TestWithdraw(t *testing.T) {
 	}
 }
 
-// TestLeaderGathers: writers released by a commit come back one by one; the
-// first to take the token waits for the rest, so the group stays whole
-// instead of splitting into one small group and one large. One P makes the
-// scheduling deterministic: without gather, five groups of one commit.
+// TestLeaderGathers: writers released by a commit come back one by one;
+// the first to take the token waits while the others queue, so the group
+// stays whole instead of splitting into a group of one and the rest. Here
+// each time the leader yields, one more writer queues.
 func TestLeaderGathers(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	var q Queue[int]
-	tokens := make(chan struct{}, 1)
-	var groups []int
-	commit := func(_ struct{}, calls []*Call[int], _ func() []*Call[int]) {
-		groups = append(groups, len(calls))
-	}
-	q.last.Store(5) // as if the last group had five calls
-	tokens <- struct{}{}
-	var wg sync.WaitGroup
-	for i := range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := Do(context.Background(), &q, i, tokens, commit); err != nil {
-				t.Error(err)
+	for _, c := range []struct {
+		name             string
+		last, arriving   int
+		groups           []int
+		yields, recorded int
+	}{
+		{"others arrive", 5, 4, []int{5}, 4, 5},
+		{"fewer arrive than last time", 5, 2, []int{3}, 3, 3},
+		{"none arrives", 5, 0, []int{1}, 1, 1},
+		{"alone last time too", 1, 0, []int{1}, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var q Queue[int]
+			tokens := make(chan struct{}, 1)
+			var groups []int
+			commit := func(_ struct{}, calls []*Call[int], _ func() []*Call[int]) {
+				groups = append(groups, len(calls))
 			}
-		}()
-	}
-	wg.Wait()
-	if len(groups) != 1 || groups[0] != 5 {
-		t.Errorf("got groups of %v calls, want one group of 5", groups)
-	}
-	if got := q.last.Load(); got != 5 {
-		t.Errorf("last group recorded as %d calls, want 5", got)
+			q.last.Store(int64(c.last))
+			var wg sync.WaitGroup
+			yields := 0
+			defer func(old func()) { yield = old }(yield)
+			yield = func() {
+				yields++
+				if yields > c.arriving {
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := Do(context.Background(), &q, yields, tokens, commit); err != nil {
+						t.Error(err)
+					}
+				}()
+				waitLen(t, &q, yields+1) // the leader's call is queued too
+			}
+			tokens <- struct{}{}
+			if _, err := Do(context.Background(), &q, 0, tokens, commit); err != nil {
+				t.Fatal(err)
+			}
+			wg.Wait()
+			if !slices.Equal(groups, c.groups) || yields != c.yields {
+				t.Errorf("got groups of %v calls after %d yields, want %v after %d", groups, yields, c.groups, c.yields)
+			}
+			if got := q.last.Load(); got != int64(c.recorded) {
+				t.Errorf("last group recorded as %d calls, want %d", got, c.recorded)
+			}
+		})
 	}
 }
