@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -45,16 +46,19 @@ func appendTx(conn *sqlite.Conn, h *heads, req evstore.AppendRequest, ts string)
 			}
 			err := insert(conn, req.StreamID, ts, cur, events)
 			if err == nil {
-				return cur + int64(len(events)), exec(context.Background(), conn, "RELEASE optimistic")
+				if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
+					return 0, brokenError{err}
+				}
+				return cur + int64(len(events)), nil
 			}
 			if sqlite.ErrCode(err) != sqlite.ResultConstraintUnique {
 				return 0, err
 			}
 			if err := exec(context.Background(), conn, "ROLLBACK TO optimistic"); err != nil {
-				return 0, err
+				return 0, brokenError{err}
 			}
 			if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
-				return 0, err
+				return 0, brokenError{err}
 			}
 		}
 		if events, err = dropExisting(conn, req.StreamID, events); err != nil {
@@ -68,6 +72,21 @@ func appendTx(conn *sqlite.Conn, h *heads, req evstore.AppendRequest, ts string)
 		return 0, err
 	}
 	return cur + int64(len(events)), insert(conn, req.StreamID, ts, cur, events)
+}
+
+// A brokenError is a failure to close a savepoint: the transaction may
+// hold part of a call's rows, so the group it belongs to fails as a whole.
+type brokenError struct{ error }
+
+func (e brokenError) Unwrap() error { return e.error }
+
+// broken reports whether, after a call failed with err, the transaction
+// can no longer go on: SQLite rolled all of it back itself (as it does on
+// some I/O, disk-full and out-of-memory errors), or a savepoint could not
+// be closed.
+func broken(conn *sqlite.Conn, err error) bool {
+	var b brokenError
+	return conn.AutocommitEnabled() || errors.As(err, &b)
 }
 
 func hasKeys(events []evstore.EncodedEvent) bool {

@@ -65,7 +65,11 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 				}
 			}
 			if c.Version, c.Err = appendTx(conn, &b.heads, c.Req, ts); c.Err != nil {
+				stop := broken(conn, c.Err)
 				c.Version, c.Err = 0, translate(c.Err)
+				if stop {
+					return c.Err // every call of the group fails with it
+				}
 				if save {
 					if err := exec(ctx, conn, "ROLLBACK TO call"); err != nil {
 						return err
@@ -104,6 +108,10 @@ func (b *backend) commit(ctx context.Context, conn *sqlite.Conn, body func() err
 		}
 	}
 	if err != nil {
+		if conn.AutocommitEnabled() {
+			// SQLite ended the transaction itself: trust no version.
+			b.heads.forget()
+		}
 		b.heads.rollback()
 		rollback(conn)
 		return interrupted(ctx, err)

@@ -129,3 +129,47 @@ func TestGroupCommitWithdraw(t *testing.T) {
 		t.Errorf("got version %d, %v; want 0: the withdrawn call must not write", v, err)
 	}
 }
+
+// TestGroupCommitRolledBackBySQLite: when a call's statement makes SQLite
+// roll back the whole transaction (here a trigger's RAISE(ROLLBACK); in
+// production a full disk or an I/O error), the group stops there and all
+// its calls fail: none runs on in autocommit mode, and the cached versions
+// stay right.
+func TestGroupCommitRolledBackBySQLite(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	if _, err := b.Append(ctx, evstore.AppendRequest{StreamID: "x", Events: enc("")}); err != nil {
+		t.Fatal(err)
+	}
+	held := <-b.writer
+	if err := exec(ctx, held, "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.event_type = 'Boom' BEGIN SELECT RAISE(ROLLBACK, 'boom'); END"); err != nil {
+		t.Fatal(err)
+	}
+	boom := []evstore.EncodedEvent{{Type: "Boom"}}
+	reqs := []evstore.AppendRequest{
+		{StreamID: "x", Events: enc(""), Expect: expect(1)},
+		{StreamID: "y", Events: boom},
+		{StreamID: "x", Events: enc("")},
+	}
+	results := make([]chan result, len(reqs))
+	for i, req := range reqs {
+		results[i] = make(chan result, 1)
+		go func() {
+			v, err := b.Append(ctx, req)
+			results[i] <- result{v, err}
+		}()
+		waitQueued(t, b, i+1)
+	}
+	b.writer <- held
+	for i := range reqs {
+		if r := <-results[i]; r.err == nil {
+			t.Errorf("call %d: got version %d, want the rollback's error", i, r.version)
+		}
+	}
+	if got, err := b.Head(ctx, "x"); err != nil || got != 1 {
+		t.Errorf("x: got version %d, %v; want 1 (the group wrote nothing)", got, err)
+	}
+	if v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "x", Events: enc(""), Expect: expect(1)}); err != nil || v != 2 {
+		t.Errorf("next write: got %d, %v; want 2", v, err)
+	}
+}

@@ -66,3 +66,6 @@ func (h *heads) commit() {
 }
 
 func (h *heads) rollback() { clear(h.tx) }
+
+// forget empties the cache.
+func (h *heads) forget() { clear(h.known) }
