@@ -39,15 +39,23 @@ type Queue[R any] struct {
 // of one, so that small and full groups alternate.
 func (q *Queue[R]) gather() {
 	last := int(q.last.Load())
-	for n := q.Len(); n > 0 && n < last; {
+	n := q.Len()
+	for range maxYields {
+		if n == 0 || n >= last {
+			return
+		}
 		yield()
 		m := q.Len()
-		if m == n {
+		if m <= n {
 			return
 		}
 		n = m
 	}
 }
+
+// maxYields bounds how long a leader gathers: on a busy machine a yield
+// can take a while, and the other writers wait for the leader.
+const maxYields = 8
 
 // yield lets other goroutines run; tests replace it.
 var yield = runtime.Gosched

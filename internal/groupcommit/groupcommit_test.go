@@ -149,6 +149,7 @@ func TestLeaderGathers(t *testing.T) {
 		{"fewer arrive than last time", 5, 2, []int{3}, 3, 3},
 		{"none arrives", 5, 0, []int{1}, 1, 1},
 		{"alone last time too", 1, 0, []int{1}, 0, 1},
+		{"at most maxYields", 20, 15, []int{maxYields + 1}, maxYields, maxYields + 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var q Queue[int]
