@@ -149,22 +149,13 @@ func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, erro
 	return conn, nil
 }
 
-// checkpointPages is how many pages the WAL holds before the writer copies
-// them into the database (SQLite's default is 1,000). Each copy ends with
-// two fsyncs and writes every page changed since the last, so a longer WAL
-// makes it rarer and cheaper per commit: many concurrent writers on their
-// own streams, each commit changing two index pages per stream, commit
-// about 15% more events per second, one writer about 5% more. The WAL file
-// grows to about 16 MiB.
-const checkpointPages = 4000
-
 // initWriter checks the file, without changing anything if it is not an
 // event store, then turns on WAL and creates the missing tables.
 func (b *backend) initWriter(ctx context.Context, w *sqlite.Conn) error {
 	if err := checkSchema(w); err != nil {
 		return err
 	}
-	pragmas := []string{"PRAGMA synchronous=NORMAL", fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", checkpointPages)}
+	pragmas := []string{"PRAGMA synchronous=NORMAL"}
 	if !b.memory {
 		pragmas = append([]string{"PRAGMA journal_mode=WAL"}, pragmas...)
 	}
