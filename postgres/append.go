@@ -56,12 +56,13 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 	if len(live) > 1 && !errors.Is(err, errCommit) {
 		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendEach(ctx, tx, live) })
 	}
-	if err != nil { // nothing was written
+	if err != nil {
+		// Nothing was written (or, after a failed COMMIT, nobody knows).
+		// Every call gets the group's error, even one that had failed on
+		// its own: its conflict may have been with a call rolled back.
 		err = interrupted(ctx, err)
 		for _, c := range live {
-			if c.Err == nil || len(live) == 1 {
-				c.Version, c.Err = 0, err
-			}
+			c.Version, c.Err = 0, err
 		}
 	}
 }
@@ -305,7 +306,9 @@ func (b *backend) inSavepoint(ctx context.Context, tx pgx.Tx, c *appendCall, ts 
 
 // inTx runs f in a transaction and commits it.
 func (b *backend) inTx(ctx context.Context, f func(pgx.Tx) error) error {
-	tx, err := b.pool.Begin(ctx)
+	// READ COMMITTED whatever the server's default: each statement must see
+	// what the previous holder of the append lock committed.
+	tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,11 +39,7 @@ func TestMain(m *testing.M) {
 func TestCrashSafety(t *testing.T) {
 	dsn, schema := testDSN(t), testSchema(t)
 	name := "evstore_crash_writer_" + schema // plain characters: the DSN carries it as is
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	childDSN := dsn + sep + "application_name=" + name
+	childDSN := withAppName(dsn, name)
 	storetest.Crash(t, 10,
 		func() *exec.Cmd {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")

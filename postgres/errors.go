@@ -14,7 +14,7 @@ import (
 func interrupted(ctx context.Context, err error) error {
 	err = translate(err)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+		return fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
 	return err
 }

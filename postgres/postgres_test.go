@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -347,13 +348,7 @@ func TestGroupFallback(t *testing.T) {
 			_, err := mustStream(t, s, fmt.Sprintf("s-%d", i)).Write(ctx, []evstore.CandidateEvent{{Type: typ}})
 			results[i] <- err
 		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for bk.queue.Len() < i+1 {
-			if time.Now().After(deadline) {
-				t.Fatal("calls did not queue")
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitQueued(t, bk, i+1)
 	}
 	bk.writer <- token
 	for i, typ := range types {
@@ -374,5 +369,76 @@ func TestGroupFallback(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("got %d events, want the 2 good ones", n)
+	}
+}
+
+// waitQueued waits until n calls are queued on bk.
+func waitQueued(t *testing.T, bk *backend, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for bk.queue.Len() < n {
+		if time.Now().After(deadline) {
+			t.Fatal("calls did not queue")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// withAppName returns dsn (a URL) with the application_name name, which
+// must be made of plain characters.
+func withAppName(dsn, name string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&application_name=" + name
+	}
+	return dsn + "?application_name=" + name
+}
+
+// TestGroupFailureFailsEveryCall: when a group's transaction breaks (here
+// its connection is killed before COMMIT), every call gets that error,
+// including one whose expectation had failed against another call of the
+// group: that call is rolled back, so the conflict never was.
+func TestGroupFailureFailsEveryCall(t *testing.T) {
+	schema := testSchema(t)
+	name := "evstore_group_failure_" + schema
+	ctx := context.Background()
+	bk, err := open(ctx, withAppName(testDSN(t), name), []Option{WithSchema(schema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := evstore.NewStore(bk)
+	t.Cleanup(func() { s.Close() })
+	killer, err := pgx.Connect(ctx, testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer killer.Close(ctx)
+
+	token := <-bk.writer
+	bk.beforeCommit = func() {
+		if _, err := killer.Exec(ctx, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'", name); err != nil {
+			t.Error(err)
+		}
+	}
+	opts := [][]evstore.WriteOption{nil, {evstore.ExpectVersion(0)}}
+	results := make([]chan error, len(opts))
+	for i := range opts {
+		results[i] = make(chan error, 1)
+		go func() {
+			_, err := mustStream(t, s, "s").Write(ctx, []evstore.CandidateEvent{{Type: "E"}}, opts[i]...)
+			results[i] <- err
+		}()
+		waitQueued(t, bk, i+1)
+	}
+	bk.writer <- token
+	for i := range opts {
+		if err := <-results[i]; err == nil || errors.Is(err, evstore.ErrConflict) {
+			t.Errorf("call %d: got %v; want the group's error, not a conflict", i, err)
+		}
+	}
+	token = <-bk.writer
+	bk.beforeCommit = nil
+	bk.writer <- token
+	if v, err := mustStream(t, s, "s").Write(ctx, []evstore.CandidateEvent{{Type: "E"}}, evstore.ExpectVersion(0)); err != nil || v != 1 {
+		t.Errorf("write after the failed group: got %d, %v; want 1 (nothing was stored)", v, err)
 	}
 }
