@@ -84,11 +84,12 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		}
 		return nil
 	})
-	if err != nil { // nothing was written: calls that had not failed on their own fail now
+	if err != nil {
+		// Nothing was written. Every call gets the group's error, even one
+		// that had failed on its own: its conflict may have been with a
+		// call now rolled back.
 		for _, c := range calls {
-			if c.Err == nil {
-				c.Version, c.Err = 0, err
-			}
+			c.Version, c.Err = 0, err
 		}
 	}
 }
@@ -96,12 +97,24 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 // commit runs body in an IMMEDIATE transaction and commits it, or rolls
 // it back if body or the commit fails.
 func (b *backend) commit(ctx context.Context, conn *sqlite.Conn, body func() error) error {
+	defer func() {
+		if p := recover(); p != nil {
+			// The writer connection must not go back in a transaction.
+			b.heads.forget()
+			b.heads.rollback()
+			rollback(conn)
+			panic(p)
+		}
+	}()
 	err := exec(ctx, conn, "BEGIN IMMEDIATE")
 	if err == nil {
 		err = b.heads.begin(conn)
 	}
 	if err == nil {
 		if err = body(); err == nil {
+			if b.beforeCommit != nil {
+				b.beforeCommit()
+			}
 			// Once the work is done, the commit goes ahead whatever ctx says.
 			conn.SetInterrupt(nil)
 			err = exec(context.Background(), conn, "COMMIT")

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -133,8 +134,9 @@ func TestGroupCommitWithdraw(t *testing.T) {
 // TestGroupCommitRolledBackBySQLite: when a call's statement makes SQLite
 // roll back the whole transaction (here a trigger's RAISE(ROLLBACK); in
 // production a full disk or an I/O error), the group stops there and all
-// its calls fail: none runs on in autocommit mode, and the cached versions
-// stay right.
+// its calls fail with that error, even one that had met a conflict with a
+// call now rolled back: none runs on in autocommit mode, and the cached
+// versions stay right.
 func TestGroupCommitRolledBackBySQLite(t *testing.T) {
 	b := newBackend(t)
 	ctx := context.Background()
@@ -148,6 +150,7 @@ func TestGroupCommitRolledBackBySQLite(t *testing.T) {
 	boom := []evstore.EncodedEvent{{Type: "Boom"}}
 	reqs := []evstore.AppendRequest{
 		{StreamID: "x", Events: enc(""), Expect: expect(1)},
+		{StreamID: "x", Events: enc(""), Expect: expect(1)}, // conflicts with the first, which is rolled back
 		{StreamID: "y", Events: boom},
 		{StreamID: "x", Events: enc("")},
 	}
@@ -162,8 +165,8 @@ func TestGroupCommitRolledBackBySQLite(t *testing.T) {
 	}
 	b.writer <- held
 	for i := range reqs {
-		if r := <-results[i]; r.err == nil {
-			t.Errorf("call %d: got version %d, want the rollback's error", i, r.version)
+		if r := <-results[i]; r.err == nil || errors.Is(r.err, evstore.ErrConflict) {
+			t.Errorf("call %d: got %d, %v; want the rollback's error", i, r.version, r.err)
 		}
 	}
 	if got, err := b.Head(ctx, "x"); err != nil || got != 1 {
@@ -171,5 +174,44 @@ func TestGroupCommitRolledBackBySQLite(t *testing.T) {
 	}
 	if v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "x", Events: enc(""), Expect: expect(1)}); err != nil || v != 2 {
 		t.Errorf("next write: got %d, %v; want 2", v, err)
+	}
+}
+
+// TestGroupCommitPanic: a panic inside a group's transaction rolls it back
+// and reaches the leader's caller; the other calls fail, and the store
+// goes on taking writes.
+func TestGroupCommitPanic(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	held := <-b.writer
+	results := make([]chan error, 2)
+	for i := range results {
+		results[i] = make(chan error, 1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					results[i] <- fmt.Errorf("panic: %v", p)
+				}
+			}()
+			_, err := b.Append(ctx, evstore.AppendRequest{StreamID: "a", Events: enc("")})
+			results[i] <- err
+		}()
+		waitQueued(t, b, i+1)
+	}
+	b.beforeCommit = func() { panic("boom") }
+	b.writer <- held
+	for i := range results {
+		if err := <-results[i]; err == nil {
+			t.Errorf("call %d: no error, want the panic or errPanicked", i)
+		}
+	}
+	held = <-b.writer
+	b.beforeCommit = nil
+	b.writer <- held
+	if got, err := b.Head(ctx, "a"); err != nil || got != 0 {
+		t.Errorf("a: got version %d, %v; want 0 (rolled back)", got, err)
+	}
+	if v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "a", Events: enc("")}); err != nil || v != 1 {
+		t.Errorf("write after the panic: got %d, %v; want 1", v, err)
 	}
 }

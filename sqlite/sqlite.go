@@ -59,6 +59,8 @@ type backend struct {
 
 	queue groupcommit.Queue[evstore.AppendRequest] // Appends waiting for the next group commit
 	heads heads                                    // stream versions, for the writer connection's holder
+
+	beforeCommit func() // tests only: runs in each write transaction before COMMIT
 }
 
 var (
