@@ -61,6 +61,17 @@ func (s *Store) enter() error {
 
 func (s *Store) leave() { s.mu.RUnlock() }
 
+// call runs f as a call into the Backend, between enter and leave, so
+// that Close waits for it even if f panics.
+func call[T any](s *Store, f func() (T, error)) (T, error) {
+	if err := s.enter(); err != nil {
+		var zero T
+		return zero, err
+	}
+	defer s.leave()
+	return f()
+}
+
 // head returns the current version of a stream, or the newest Sequence.
 func (s *Store) head(ctx context.Context, id string) (int64, error) {
 	if err := s.enter(); err != nil {

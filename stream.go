@@ -75,11 +75,9 @@ func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...Wri
 	if err != nil {
 		return 0, err
 	}
-	if err := s.store.enter(); err != nil {
-		return 0, err
-	}
-	v, err := s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: expect})
-	s.store.leave()
+	v, err := call(s.store, func() (int64, error) {
+		return s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: expect})
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -312,11 +310,7 @@ func (s *Stream) LoadSnapshot(ctx context.Context, projection string) (*Snapshot
 // Metrics returns the stream's version, event count and newest timestamp,
 // as they are in the database (for All: of the whole store).
 func (s *Stream) Metrics(ctx context.Context) (Metrics, error) {
-	if err := s.store.enter(); err != nil {
-		return Metrics{}, err
-	}
-	m, err := s.store.b.Metrics(ctx, s.id)
-	s.store.leave()
+	m, err := call(s.store, func() (Metrics, error) { return s.store.b.Metrics(ctx, s.id) })
 	if err == nil {
 		s.saw(m.Version)
 	}

@@ -27,12 +27,7 @@ func (s *Store) Streams(ctx context.Context) iter.Seq2[Metrics, error] {
 			yield(Metrics{}, fmt.Errorf("%w: listing streams", ErrUnsupported))
 			return
 		}
-		if err := s.enter(); err != nil {
-			yield(Metrics{}, err)
-			return
-		}
-		list, err := lister.Streams(ctx)
-		s.leave()
+		list, err := call(s, func() ([]Metrics, error) { return lister.Streams(ctx) })
 		for _, m := range list {
 			if !yield(m, nil) {
 				return

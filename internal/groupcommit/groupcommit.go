@@ -10,11 +10,17 @@ package groupcommit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 )
+
+// errPanicked is the error of the calls of a group whose commit panicked.
+// The commit function is expected to have rolled its transaction back.
+var errPanicked = errors.New("evstore: a write of the same commit group panicked")
 
 // A Call is one queued request and, once it is done, its result.
 type Call[R any] struct {
@@ -96,20 +102,25 @@ func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[
 	if len(calls) == 0 {
 		return
 	}
-	var joined [][]*Call[R]
+	joined := [][]*Call[R]{calls}
 	defer func() {
-		n := len(calls)
+		// If commit panics, the calls it had not finished must not look
+		// successful: each gets an error, then the panic goes on up the
+		// leader's own call.
+		p := recover()
+		n := 0
 		for _, group := range joined {
 			n += len(group)
-		}
-		q.last.Store(int64(n))
-		for _, c := range calls {
-			close(c.done)
-		}
-		for _, group := range joined {
 			for _, c := range group {
+				if p != nil {
+					c.Version, c.Err = 0, fmt.Errorf("%w: %v", errPanicked, p)
+				}
 				close(c.done)
 			}
+		}
+		q.last.Store(int64(n))
+		if p != nil {
+			panic(p)
 		}
 	}()
 	commit(token, calls, func() []*Call[R] {

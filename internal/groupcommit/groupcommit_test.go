@@ -3,6 +3,7 @@ package groupcommit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -188,5 +189,52 @@ func TestLeaderGathers(t *testing.T) {
 				t.Errorf("last group recorded as %d calls, want %d", got, c.recorded)
 			}
 		})
+	}
+}
+
+// TestCommitPanics: when the commit function panics, the panic reaches the
+// leader's caller, every other call of the group fails with errPanicked
+// instead of looking committed, and the token comes back.
+func TestCommitPanics(t *testing.T) {
+	var q Queue[int]
+	tokens := make(chan struct{}, 1)
+	commit := func(_ struct{}, calls []*Call[int], _ func() []*Call[int]) {
+		for _, c := range calls {
+			c.Version = 1 // as if written, before the commit
+		}
+		panic("boom")
+	}
+	results := make([]chan error, 3)
+	for i := range results {
+		results[i] = make(chan error, 1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					results[i] <- fmt.Errorf("panic: %v", p)
+				}
+			}()
+			_, err := Do(context.Background(), &q, i, tokens, commit)
+			results[i] <- err
+		}()
+		waitLen(t, &q, i+1)
+	}
+	tokens <- struct{}{}
+	panics := 0
+	for i, r := range results {
+		err := <-r
+		switch {
+		case err != nil && err.Error() == "panic: boom":
+			panics++
+		case !errors.Is(err, errPanicked):
+			t.Errorf("call %d: got %v, want errPanicked or the panic", i, err)
+		}
+	}
+	if panics != 1 {
+		t.Errorf("the panic reached %d callers, want 1 (the leader)", panics)
+	}
+	select {
+	case <-tokens:
+	default:
+		t.Error("the token was not handed back")
 	}
 }
