@@ -37,9 +37,13 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 	if len(live) == 0 {
 		return
 	}
-	ctx := context.Background() // the group outlives any one caller's ctx
-	if len(live) == 1 {
-		ctx = live[0].Ctx
+	// The group outlives any one caller's ctx, but not all of them: should
+	// the server stop answering, callers still get their deadlines.
+	ctx := live[0].Ctx
+	if len(live) > 1 {
+		var stop func()
+		ctx, stop = groupcommit.Context(live)
+		defer stop()
 	}
 	// Repeated keys are rare: first try without looking the keys up, and
 	// let the unique index find them.
@@ -60,9 +64,8 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 		// Nothing was written (or, after a failed COMMIT, nobody knows).
 		// Every call gets the group's error, even one that had failed on
 		// its own: its conflict may have been with a call rolled back.
-		err = interrupted(ctx, err)
 		for _, c := range live {
-			c.Version, c.Err = 0, err
+			c.Version, c.Err = 0, interrupted(c.Ctx, err)
 		}
 	}
 }

@@ -442,3 +442,51 @@ func TestGroupFailureFailsEveryCall(t *testing.T) {
 		t.Errorf("write after the failed group: got %d, %v; want 1 (nothing was stored)", v, err)
 	}
 }
+
+// TestGroupHonoursDeadlines: a group waits for the server on behalf of all
+// its callers, but once every caller's deadline has passed it gives up, and
+// each gets its own ctx error. Here another session holds the append lock,
+// so the group cannot start.
+func TestGroupHonoursDeadlines(t *testing.T) {
+	schema := testSchema(t)
+	var bk *backend
+	s := testStore(t, schema, func(b *backend) { bk = b })
+	ctx := context.Background()
+	holder, err := pgx.Connect(ctx, testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", "evstore append "+schema); err != nil {
+		t.Fatal(err)
+	}
+	token := <-bk.writer
+	results := make([]chan error, 2)
+	for i := range results {
+		results[i] = make(chan error, 1)
+		go func() {
+			wctx, cancel := context.WithTimeout(ctx, time.Duration(100*(i+1))*time.Millisecond)
+			defer cancel()
+			_, err := mustStream(t, s, fmt.Sprintf("s-%d", i)).Write(wctx, []evstore.CandidateEvent{{Type: "E"}})
+			results[i] <- err
+		}()
+		waitQueued(t, bk, i+1)
+	}
+	bk.writer <- token
+	for i := range results {
+		select {
+		case err := <-results[i]:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("call %d: got %v, want context.DeadlineExceeded", i, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("call %d still waits for the lock 20s after its deadline", i)
+		}
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock(hashtext($1))", "evstore append "+schema); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := mustStream(t, s, "s-0").Write(ctx, []evstore.CandidateEvent{{Type: "E"}}); err != nil || v != 1 {
+		t.Errorf("write after the lock is free: got %d, %v; want 1", v, err)
+	}
+}

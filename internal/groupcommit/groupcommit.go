@@ -130,6 +130,31 @@ func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[
 	})
 }
 
+// Context returns a context for the work of a group of calls: it ends
+// once every call's own context has ended, since then nobody waits for the
+// outcome, and never while one of them still waits. stop releases it.
+func Context[R any](calls []*Call[R]) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := int64(len(calls))
+	var mu sync.Mutex
+	stops := make([]func() bool, len(calls))
+	for i, c := range calls {
+		stops[i] = context.AfterFunc(c.Ctx, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if waiting--; waiting == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
+}
+
 // Drain takes the queued calls.
 func (q *Queue[R]) Drain() []*Call[R] {
 	q.mu.Lock()

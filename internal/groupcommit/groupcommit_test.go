@@ -238,3 +238,31 @@ func TestCommitPanics(t *testing.T) {
 		t.Error("the token was not handed back")
 	}
 }
+
+// TestContext: a group's context ends once every call's context has ended,
+// not before.
+func TestContext(t *testing.T) {
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	calls := []*Call[int]{{Ctx: ctx1}, {Ctx: ctx2}, {Ctx: ctx1}}
+	ctx, stop := Context(calls)
+	defer stop()
+	cancel1()
+	select {
+	case <-ctx.Done():
+		t.Fatal("the group's context ended while a call still waits")
+	case <-time.After(20 * time.Millisecond):
+	}
+	cancel2()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the group's context did not end after every call's had")
+	}
+
+	background, stop := Context([]*Call[int]{{Ctx: context.Background()}})
+	stop()
+	if background.Err() == nil {
+		t.Error("stop did not release the context")
+	}
+}
