@@ -15,15 +15,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	store, err := sf.open(ctx, true)
+	store, all, err := sf.stream(ctx, evstore.All, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	all, err := store.Stream(ctx, evstore.All)
-	if err != nil {
-		return err
-	}
 	bar := newProgress(stderr, isTerminal(stderr), int(max(all.Version()-*after, 1)))
 	defer bar.done()
 	w := bufio.NewWriter(stdout)

@@ -15,15 +15,11 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	store, err := sf.open(ctx, true)
+	store, all, err := sf.stream(ctx, evstore.All, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	all, err := store.Stream(ctx, evstore.All)
-	if err != nil {
-		return err
-	}
 	m, err := all.Metrics(ctx)
 	if err != nil {
 		return err
