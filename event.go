@@ -31,8 +31,9 @@ type CandidateEvent struct {
 
 // A StoredEvent is an event as the store keeps it.
 type StoredEvent struct {
-	// ID is the event's idempotency key, or the decimal Sequence when it was
-	// written without one.
+	// ID is the event's idempotency key, or "" when it was written without
+	// one. (Files written by py-event-sourcing hold a random UUID as the key
+	// of a keyless event; it reads back as that key.)
 	ID string
 	// StreamID is the stream the event belongs to.
 	StreamID string

@@ -28,8 +28,6 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		e.Timestamp = e.Timestamp.UTC()
 		if key != nil {
 			e.ID = *key
-		} else {
-			e.ID = strconv.FormatInt(e.Sequence, 10)
 		}
 		if len(e.Data) == 0 {
 			e.Data = nil

@@ -213,10 +213,8 @@ func (d *decoder) event(stmt *sqlite.Stmt) (evstore.StoredEvent, error) {
 		e.StreamID, _ = d.text(stmt, 1, &d.stream)
 	}
 	e.Type, _ = d.text(stmt, 3, &d.typ)
-	if stmt.ColumnLen(2) == 0 && stmt.ColumnType(2) == sqlite.TypeNull {
-		e.ID = strconv.FormatInt(e.Sequence, 10)
-	} else {
-		e.ID = stmt.ColumnText(2)
+	if stmt.ColumnLen(2) > 0 {
+		e.ID = stmt.ColumnText(2) // NULL (no key) leaves ""
 	}
 	if _, changed := d.text(stmt, 4, &d.ts); changed {
 		t, err := parseTimestamp(d.ts)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strconv"
 	"testing"
 	"time"
 
@@ -93,12 +92,8 @@ func (k *kit) testRoundTrip(t *testing.T) {
 		if e.StreamID != "order-1" || e.Type != want.Type || e.Version != int64(i+1) {
 			t.Errorf("event %d: got stream %q type %q version %d, want order-1 %q %d", i, e.StreamID, e.Type, e.Version, want.Type, i+1)
 		}
-		wantID := want.ID
-		if wantID == "" {
-			wantID = strconv.FormatInt(e.Sequence, 10)
-		}
-		if e.ID != wantID {
-			t.Errorf("event %d: got ID %q, want %q", i, e.ID, wantID)
+		if e.ID != want.ID {
+			t.Errorf("event %d: got ID %q, want %q (\"\" for no key)", i, e.ID, want.ID)
 		}
 		if !bytes.Equal(e.Data, want.Data) || (len(want.Data) == 0 && e.Data != nil) {
 			t.Errorf("event %d: got data %q, want %q (nil when empty)", i, e.Data, want.Data)

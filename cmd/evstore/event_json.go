@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,10 +30,7 @@ type eventJSON struct {
 }
 
 func toJSON(e evstore.StoredEvent) eventJSON {
-	j := eventJSON{Sequence: e.Sequence, StreamID: e.StreamID, Version: e.Version, Timestamp: e.Timestamp, Type: e.Type, Metadata: e.Metadata}
-	if e.ID != strconv.FormatInt(e.Sequence, 10) { // the decimal Sequence stands for no key
-		j.ID = e.ID
-	}
+	j := eventJSON{ID: e.ID, Sequence: e.Sequence, StreamID: e.StreamID, Version: e.Version, Timestamp: e.Timestamp, Type: e.Type, Metadata: e.Metadata}
 	switch {
 	case len(e.Data) == 0:
 	case isCompactJSON(e.Data):
