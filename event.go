@@ -79,3 +79,9 @@ type Metrics struct {
 	// LastTimestamp is the time of the newest event, zero when there is none.
 	LastTimestamp time.Time
 }
+
+// MaxEventSize is the largest event a Store accepts, in bytes of Data plus
+// encoded Metadata: 16 MiB. Write refuses a larger one with ErrInvalidEvent,
+// and so do the command-line import and the HTTP API. Events written by
+// other programs may be larger; they read back as they are.
+const MaxEventSize = 16 << 20
