@@ -4,21 +4,27 @@ import "context"
 
 // A Backend stores events for a Store. It is the only seam between evstore's
 // core and a database: the core validates input, pages reads, runs the
-// notifier and serves watchers; a Backend does the I/O. The sqlite package
-// implements it, and storetest.Run checks that an implementation behaves as
-// evstore promises.
+// notifier and serves watchers; a Backend does the I/O. The sqlite,
+// postgres and memory packages implement it, and storetest.Run checks that
+// an implementation behaves as evstore promises.
+//
+// Capabilities beyond these methods (listing streams, looking up keys, ...)
+// are optional interfaces, such as StreamLister and KeyLookup, that the
+// Store finds by type assertion; it returns ErrUnsupported when a Backend
+// lacks one.
 //
 // The Store calls a Backend from many goroutines at once. Arguments have been
 // validated: stream ids are valid, filters pass Validate, limits are positive.
 type Backend interface {
 	// Append writes req's events to the end of req.StreamID, atomically,
-	// and returns the stream's version after the write. Inside its
-	// transaction it skips events whose ID the stream already has; if none
-	// is left it returns the current version and writes nothing, whatever
-	// req.Expect says. Otherwise it checks req.Expect against the version
-	// in the database (Expectation.Check) and returns its *ConflictError on
-	// a mismatch. Versions continue the stream with no gap.
-	Append(ctx context.Context, req AppendRequest) (int64, error)
+	// following the append rule of PlanAppend, which it calls inside its
+	// transaction with the stream's version read there (never a cached
+	// value that another writer may have moved) and returns the
+	// *ConflictError it gives. The report tells the stream's version after
+	// the write, how many events were appended, and the Sequences of the
+	// first and last of them (zero when none). Once Append returns, every
+	// event up to report.Last is visible to readers.
+	Append(ctx context.Context, req AppendRequest) (WriteReport, error)
 
 	// Read appends to dst the events q selects, at most q.Limit of them, in
 	// the order q asks for, and returns the extended slice.
@@ -34,7 +40,10 @@ type Backend interface {
 	Metrics(ctx context.Context, streamID string) (Metrics, error)
 
 	// SaveSnapshot stores snap, replacing the one with the same stream and
-	// projection. snap.Timestamp is set by the Store.
+	// projection. snap.Timestamp is set by the Store. Inside its
+	// transaction it refuses, with an error wrapping ErrInvalidArgument, a
+	// snap.Version above the stream's version (on All: the newest
+	// Sequence): such a snapshot would hide the events written after it.
 	SaveSnapshot(ctx context.Context, snap Snapshot) error
 
 	// LoadSnapshot returns the snapshot of streamID for projection, or
@@ -52,6 +61,15 @@ type Backend interface {
 	// Close releases the Backend's resources. The Store calls it once,
 	// after every other call has returned.
 	Close() error
+}
+
+// A KeyLookup is a Backend that can find an event by its idempotency key.
+// Stream.Lookup needs one.
+type KeyLookup interface {
+	// LookupKey returns the version of the event of streamID whose
+	// idempotency key is key, found through the (stream, key) index, or
+	// found == false when the stream has no such event.
+	LookupKey(ctx context.Context, streamID, key string) (version int64, found bool, err error)
 }
 
 // An AppendRequest is a validated Write, as a Backend receives it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,16 +13,27 @@ import (
 // when the Backend reports a change from elsewhere (Backend.Changes), reads
 // the new events from the database once, and appends them to a ring of
 // recent batches that every watcher reads at its own pace. The ring keeps
-// at most ringEvents events, whatever the watchers do: a watcher that falls
-// further behind than the ring reaches catches up from the database, so a
-// slow or stalled watcher never holds up writers, other watchers or memory.
+// at most ringEvents events and about ringBytes bytes, whatever the
+// watchers do, and nothing once the last watcher has left: a watcher that
+// falls further behind than the ring reaches catches up from the database,
+// so a slow or stalled watcher never holds up writers, other watchers or
+// memory.
 type notifier struct {
 	s      *Store
 	kickCh chan struct{}
+	// written is the newest Sequence this Store's writes have committed:
+	// a kick needs no Head query to know how far to read.
+	written atomic.Int64
+
+	// The limits; tests shrink them before the first watcher starts.
+	batchSize  int // the most events read into one batch
+	ringEvents int // the most events the ring keeps
+	ringBytes  int // about the most bytes the ring keeps
 
 	mu       sync.Mutex
 	ring     []*batch      // recent batches, oldest first; they may have gaps
 	events   int           // events in ring
+	bytes    int           // their size, as eventSize counts it
 	changed  chan struct{} // closed, and replaced, when a batch is added
 	watchers int           // watchers running; none means nothing to publish
 	started  bool
@@ -31,10 +43,12 @@ type notifier struct {
 }
 
 const (
-	// batchSize is the most events the notifier reads into one batch.
-	batchSize = 512
-	// ringEvents bounds the events the ring keeps for watchers.
-	ringEvents = 64 * 1024
+	// defaultBatchSize is the most events the notifier reads into one batch.
+	defaultBatchSize = 512
+	// defaultRingEvents bounds the events the ring keeps for watchers.
+	defaultRingEvents = 64 * 1024
+	// defaultRingBytes bounds the bytes the ring keeps for watchers.
+	defaultRingBytes = 64 << 20
 	// retryDelay is how long the notifier waits after a failed read.
 	retryDelay = 100 * time.Millisecond
 )
@@ -44,14 +58,25 @@ const (
 type batch struct {
 	from, to int64
 	events   []StoredEvent
+	bytes    int
 }
 
 func newNotifier(s *Store) *notifier {
-	return &notifier{s: s, kickCh: make(chan struct{}, 1), changed: make(chan struct{})}
+	return &notifier{
+		s: s, kickCh: make(chan struct{}, 1), changed: make(chan struct{}),
+		batchSize: defaultBatchSize, ringEvents: defaultRingEvents, ringBytes: defaultRingBytes,
+	}
 }
 
-// kick wakes the notifier after a write by this Store.
-func (n *notifier) kick() {
+// kick wakes the notifier after a write by this Store that committed every
+// event up to Sequence last.
+func (n *notifier) kick(last int64) {
+	for {
+		cur := n.written.Load()
+		if last <= cur || n.written.CompareAndSwap(cur, last) {
+			break
+		}
+	}
 	select {
 	case n.kickCh <- struct{}{}:
 	default:
@@ -84,10 +109,15 @@ func (n *notifier) join(ctx context.Context) error {
 	return nil
 }
 
+// leave unregisters a watcher. The last one to leave releases the ring:
+// watchers that join later replay from the database.
 func (n *notifier) leave() {
 	n.mu.Lock()
-	n.watchers--
-	n.mu.Unlock()
+	defer n.mu.Unlock()
+	if n.watchers--; n.watchers == 0 {
+		clear(n.ring)
+		n.ring, n.events, n.bytes = nil, 0, 0
+	}
 }
 
 // next returns the oldest batch in the ring that ends after Sequence
@@ -121,24 +151,31 @@ func (n *notifier) run(ctx context.Context, last int64) {
 	var retry <-chan time.Time
 	var err error
 	for {
+		var head int64 // how far to read; 0: ask the Backend
 		select {
 		case <-ctx.Done():
 			return
 		case <-n.kickCh:
+			if head = n.written.Load(); head <= last {
+				continue // published already
+			}
 		case <-changes:
 		case <-retry:
 		}
 		retry = nil
-		if last, err = n.publish(ctx, last); err != nil && ctx.Err() == nil {
+		if last, err = n.publish(ctx, last, head); err != nil && ctx.Err() == nil {
 			retry = time.After(retryDelay)
 		}
 	}
 }
 
-// publish adds the events after last to the ring and returns the new last
-// Sequence.
-func (n *notifier) publish(ctx context.Context, last int64) (int64, error) {
-	head, err := n.s.head(ctx, All)
+// publish adds the events after last, up to Sequence head (0: the
+// Backend's Head), to the ring and returns the new last Sequence.
+func (n *notifier) publish(ctx context.Context, last, head int64) (int64, error) {
+	var err error
+	if head == 0 {
+		head, err = n.s.head(ctx, All)
+	}
 	if err != nil || head <= last {
 		return last, err
 	}
@@ -149,13 +186,16 @@ func (n *notifier) publish(ctx context.Context, last int64) (int64, error) {
 		return head, nil // watchers that join later replay from the database
 	}
 	for last < head {
-		events, err := n.s.read(ctx, Query{StreamID: All, After: last, MaxSequence: head, Limit: batchSize}, nil)
+		events, err := n.s.read(ctx, Query{StreamID: All, After: last, MaxSequence: head, Limit: n.batchSize}, nil)
 		if err != nil {
 			return last, err
 		}
 		b := &batch{from: last, to: head, events: events}
-		if len(events) == batchSize {
+		if len(events) == n.batchSize {
 			b.to = events[len(events)-1].Sequence
+		}
+		for i := range events {
+			b.bytes += eventSize(&events[i])
 		}
 		n.add(b)
 		last = b.to
@@ -163,16 +203,21 @@ func (n *notifier) publish(ctx context.Context, last int64) (int64, error) {
 	return last, nil
 }
 
-// add appends b to the ring, drops the oldest batches beyond ringEvents,
-// and wakes the watchers.
+// add appends b to the ring, drops the oldest batches beyond the ring's
+// limits, and wakes the watchers. With no watcher left it keeps nothing.
 func (n *notifier) add(b *batch) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.watchers == 0 {
+		return
+	}
 	n.ring = append(n.ring, b)
 	n.events += len(b.events)
+	n.bytes += b.bytes
 	drop := 0
-	for n.events > ringEvents && drop < len(n.ring)-1 {
+	for (n.events > n.ringEvents || n.bytes > n.ringBytes) && drop < len(n.ring)-1 {
 		n.events -= len(n.ring[drop].events)
+		n.bytes -= n.ring[drop].bytes
 		drop++
 	}
 	if drop > 0 {
@@ -181,4 +226,34 @@ func (n *notifier) add(b *batch) {
 	}
 	close(n.changed)
 	n.changed = make(chan struct{})
+}
+
+// eventOverhead is about what an event costs in memory besides its
+// strings, payload and metadata: the StoredEvent and its slice headers.
+const eventOverhead = 128
+
+// eventSize estimates the bytes e holds on the heap, for the ring's bound.
+func eventSize(e *StoredEvent) int {
+	return eventOverhead + len(e.ID) + len(e.StreamID) + len(e.Type) + len(e.Data) + valueSize(e.Metadata)
+}
+
+// valueSize estimates the heap size of a decoded JSON value.
+func valueSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return 16 + len(x)
+	case map[string]any:
+		n := 48
+		for k, e := range x {
+			n += 16 + len(k) + valueSize(e)
+		}
+		return n
+	case []any:
+		n := 24
+		for _, e := range x {
+			n += valueSize(e)
+		}
+		return n
+	}
+	return 16
 }

@@ -5,7 +5,10 @@ import "fmt"
 // A WriteOption sets the condition a Write checks before it appends.
 type WriteOption func(*writeConfig)
 
-type writeConfig struct{ expect Expectation }
+type writeConfig struct {
+	expect Expectation
+	report *WriteReport
+}
 
 // ExpectVersion makes a Write succeed only if the stream is at exactly
 // version v; 0 means the stream must not exist yet. The check is made in the
@@ -17,6 +20,24 @@ func ExpectVersion(v int64) WriteOption {
 // ExpectExists makes a Write succeed only if the stream has at least one event.
 func ExpectExists() WriteOption {
 	return func(c *writeConfig) { c.expect = Expectation{kind: expectExists} }
+}
+
+// Report makes a Write fill *r with what it did, so that a retry whose
+// events were all present already can be told from a fresh write.
+func Report(r *WriteReport) WriteOption {
+	return func(c *writeConfig) { c.report = r }
+}
+
+// A WriteReport tells what a Write did; see Report.
+type WriteReport struct {
+	// Version is the stream's version after the write.
+	Version int64
+	// Appended is how many events the write appended: 0 for a retry whose
+	// events the stream had already, or for an empty write.
+	Appended int
+	// First and Last are the Sequences of the first and last event
+	// appended; 0 when none was.
+	First, Last int64
 }
 
 type expectKind uint8
@@ -36,12 +57,14 @@ type Expectation struct {
 
 // Expect returns the Expectation that opts describe, as a Write with them
 // would hand it to a Backend. Backends' tests use it to build requests.
-func Expect(opts ...WriteOption) Expectation {
+func Expect(opts ...WriteOption) Expectation { return newWriteConfig(opts).expect }
+
+func newWriteConfig(opts []WriteOption) writeConfig {
 	var c writeConfig
 	for _, o := range opts {
 		o(&c)
 	}
-	return c.expect
+	return c
 }
 
 // Check returns nil if a stream at version actual meets the expectation,

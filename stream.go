@@ -54,36 +54,69 @@ func (s *Stream) position(e *StoredEvent) int64 {
 // returns the current version whatever the expected version (a retry of a
 // write that went through). Otherwise ExpectVersion or ExpectExists, if
 // given, is checked in the database and a mismatch returns a *ConflictError.
-// An empty events writes nothing and returns the current version.
+// An empty events writes nothing and returns the current version. Report
+// tells a fresh write from such a retry.
 func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...WriteOption) (int64, error) {
+	cfg := newWriteConfig(opts)
+	if cfg.report != nil {
+		*cfg.report = WriteReport{}
+	}
 	if s.id == All {
 		return 0, fmt.Errorf("%w: cannot write to %s", ErrReadOnly, All)
 	}
-	expect := Expect(opts...)
-	if expect.kind == expectExact && expect.version < 0 {
-		return 0, fmt.Errorf("%w: ExpectVersion(%d) is negative", ErrInvalidArgument, expect.version)
+	if cfg.expect.kind == expectExact && cfg.expect.version < 0 {
+		return 0, fmt.Errorf("%w: ExpectVersion(%d) is negative", ErrInvalidArgument, cfg.expect.version)
 	}
+	var r WriteReport
 	if len(events) == 0 {
 		v, err := s.store.head(ctx, s.id)
 		if err != nil {
 			return 0, err
 		}
-		s.saw(v)
-		return v, nil
+		r.Version = v
+	} else {
+		enc, err := encodeEvents(events)
+		if err != nil {
+			return 0, err
+		}
+		r, err = call(s.store, func() (WriteReport, error) {
+			return s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: cfg.expect})
+		})
+		if err != nil {
+			return 0, err
+		}
+		if r.Appended > 0 {
+			s.store.notifier.kick(r.Last)
+		}
 	}
-	enc, err := encodeEvents(events)
-	if err != nil {
-		return 0, err
+	s.saw(r.Version)
+	if cfg.report != nil {
+		*cfg.report = r
 	}
-	v, err := call(s.store, func() (int64, error) {
-		return s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: expect})
-	})
-	if err != nil {
-		return 0, err
+	return r.Version, nil
+}
+
+// Lookup returns the version of the stream's event whose idempotency key is
+// key, or found == false when the stream has none. It is one indexed
+// lookup, not a scan. Keys belong to streams, so All has none to look up.
+func (s *Stream) Lookup(ctx context.Context, key string) (version int64, found bool, err error) {
+	switch {
+	case s.id == All:
+		return 0, false, fmt.Errorf("%w: %s has no idempotency keys; look a key up in its stream", ErrInvalidArgument, All)
+	case key == "":
+		return 0, false, fmt.Errorf("%w: empty idempotency key", ErrInvalidArgument)
+	case !text(key):
+		return 0, false, fmt.Errorf("%w: key %q is not UTF-8 text without NUL bytes", ErrInvalidArgument, key)
 	}
-	s.saw(v)
-	s.store.notifier.kick()
-	return v, nil
+	kl, ok := s.store.b.(KeyLookup)
+	if !ok {
+		return 0, false, fmt.Errorf("%w: looking up idempotency keys", ErrUnsupported)
+	}
+	if err := s.store.enter(); err != nil {
+		return 0, false, err
+	}
+	defer s.store.leave()
+	return kl.LookupKey(ctx, s.id, key)
 }
 
 // encodeEvents validates events, encodes their metadata and drops repeated IDs.
@@ -111,6 +144,9 @@ func encodeEvents(events []CandidateEvent) ([]EncodedEvent, error) {
 		meta, err := encodeMetadata(e.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("%w: event %d (%s): metadata: %v", ErrInvalidEvent, i, e.Type, err)
+		}
+		if size := len(e.Data) + len(meta); size > MaxEventSize {
+			return nil, fmt.Errorf("%w: event %d (%s): %d bytes of data and metadata, over MaxEventSize (%d)", ErrInvalidEvent, i, e.Type, size, MaxEventSize)
 		}
 		out = append(out, EncodedEvent{ID: e.ID, Type: e.Type, Data: e.Data, Metadata: meta})
 	}
@@ -231,15 +267,15 @@ func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredE
 			}
 			page, err = s.store.read(ctx, q, page[:0])
 			if len(page) > 0 {
-				first, last := s.position(&page[0]), s.position(&page[len(page)-1])
-				s.saw(max(first, last))
-				if q.Backwards {
+				if last := s.position(&page[len(page)-1]); q.Backwards {
 					q.Before = last
 				} else {
 					q.After = last
 				}
 			}
 			for i := range page {
+				// Version moves only to events the loop has been given.
+				s.saw(s.position(&page[i]))
 				if !yield(page[i], nil) {
 					return
 				}
@@ -260,15 +296,20 @@ func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredE
 // Snapshot saves state as the snapshot of a projection of the stream,
 // replacing the previous one. By default it is filed under
 // DefaultProjection at the handle's Version; on All, AtVersion is required.
-// Saving a snapshot does not change the handle's Version.
+// An AtVersion above the stream's version (on All: the newest Sequence) is
+// refused with ErrInvalidArgument, since replaying from such a snapshot
+// would skip the events written after it. Projection names are 1 to 255
+// bytes of UTF-8 text without NUL bytes. Saving a snapshot does not change
+// the handle's Version.
 func (s *Stream) Snapshot(ctx context.Context, state []byte, opts ...SnapshotOption) error {
 	cfg := snapshotConfig{projection: DefaultProjection}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if err := checkProjection(cfg.projection); err != nil {
+		return err
+	}
 	switch {
-	case cfg.projection == "":
-		return fmt.Errorf("%w: empty projection name", ErrInvalidArgument)
 	case !cfg.versionSet && s.id == All:
 		return fmt.Errorf("%w: a snapshot of %s needs AtVersion", ErrInvalidArgument, All)
 	case cfg.version < 0:
@@ -294,11 +335,27 @@ func (s *Stream) Snapshot(ctx context.Context, state []byte, opts ...SnapshotOpt
 	return s.store.b.SaveSnapshot(ctx, snap)
 }
 
+// checkProjection refuses a projection name no backend can store alike.
+func checkProjection(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty projection name", ErrInvalidArgument)
+	case len(name) > MaxStreamIDLen:
+		return fmt.Errorf("%w: projection name of %d bytes, over the limit of %d", ErrInvalidArgument, len(name), MaxStreamIDLen)
+	case !text(name):
+		return fmt.Errorf("%w: projection name %q is not UTF-8 text without NUL bytes", ErrInvalidArgument, name)
+	}
+	return nil
+}
+
 // LoadSnapshot returns the stream's snapshot for projection ("" means
 // DefaultProjection), or nil, nil when there is none.
 func (s *Stream) LoadSnapshot(ctx context.Context, projection string) (*Snapshot, error) {
 	if projection == "" {
 		projection = DefaultProjection
+	}
+	if err := checkProjection(projection); err != nil {
+		return nil, err
 	}
 	if err := s.store.enter(); err != nil {
 		return nil, err

@@ -16,16 +16,18 @@ import (
 type appendCall = groupcommit.Call[evstore.AppendRequest]
 
 // Append implements evstore.Backend. Concurrent Appends of one Store share
-// a transaction (group commit); each runs in its own savepoint.
-func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (int64, error) {
+// a transaction (group commit).
+func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
 	return groupcommit.Do(ctx, &b.queue, req, b.writer, b.commitGroup)
 }
 
 // commitGroup runs calls, and latecomers from more, in one transaction that
-// holds the schema's append lock. The fast path checks every call in Go
-// against heads and keys read in one round trip, and inserts all their
-// events with one statement; should the database refuse that, the group is
-// run again with each call in a savepoint, so only the failing call fails.
+// holds the schema's append lock. It plans every call in Go (PlanAppend)
+// against heads, and keys where needed, read in one round trip, and
+// inserts all their events with one statement. Repeated keys are rare, so
+// the first try does not look keys up and lets the unique index find them;
+// should the database refuse the group, it runs again with the keys, and
+// then with each call in a savepoint, so that only the failing call fails.
 func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*appendCall) {
 	calls = append(calls, more()...)
 	live := calls[:0:0]
@@ -45,19 +47,14 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 		ctx, stop = groupcommit.Context(live)
 		defer stop()
 	}
-	// Repeated keys are rare: first try without looking the keys up, and
-	// let the unique index find them.
 	err := b.inTx(ctx, func(tx pgx.Tx) error { return b.appendGroup(ctx, tx, live, false) })
 	if errors.Is(err, errCheckKeys) || isUniqueViolation(err) {
 		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendGroup(ctx, tx, live, true) })
 	}
-	if err == nil {
-		return
-	}
 	// A failed COMMIT may have committed all the same (the connection can
 	// drop after the server did): running the group again could write it
 	// twice, so only errors before the commit fall back to savepoints.
-	if len(live) > 1 && !errors.Is(err, errCommit) {
+	if err != nil && len(live) > 1 && !errors.Is(err, errCommit) {
 		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendEach(ctx, tx, live) })
 	}
 	if err != nil {
@@ -65,20 +62,13 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 		// Every call gets the group's error, even one that had failed on
 		// its own: its conflict may have been with a call rolled back.
 		for _, c := range live {
-			c.Version, c.Err = 0, interrupted(c.Ctx, err)
+			c.Report, c.Err = evstore.WriteReport{}, interrupted(c.Ctx, err)
 		}
 	}
 }
 
-// begin takes the append lock and returns the newest Sequence.
-func (b *backend) begin(ctx context.Context, batch *pgx.Batch) {
-	batch.Queue(b.sql.lock, "evstore append "+b.cfg.schema)
-	batch.Queue(b.sql.nextID)
-}
-
-// errCheckKeys stops an appendGroup that did not look keys up when it
-// finds it needs to: a keyed call failed its expectation (it may be a
-// retry, which succeeds whatever its expectation) or repeats a key.
+// errCheckKeys stops an appendGroup that did not look keys up when a call
+// needs them (PlanAppend's LookupKeys).
 var errCheckKeys = errors.New("idempotency keys must be looked up")
 
 func isUniqueViolation(err error) bool {
@@ -86,10 +76,22 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
-// appendGroup is the fast path of commitGroup. Calls that fail their
-// expectation get a *ConflictError; an error it returns is the database's,
-// or errCheckKeys. With checkKeys it looks up the calls' idempotency keys
-// first; without, it relies on the unique index to refuse a repeated key.
+// A streamKey is an idempotency key of a stream.
+type streamKey struct{ stream, key string }
+
+// streamKeys is the evstore.KeySet of one stream within a group's keys.
+type streamKeys struct {
+	all    map[streamKey]bool
+	stream string
+}
+
+func (k streamKeys) Has(key string) bool { return k.all[streamKey{k.stream, key}] }
+
+// appendGroup writes calls in tx, each call as PlanAppend plans it: calls
+// that fail their expectation get a *ConflictError; an error it returns
+// is the database's, or errCheckKeys. With checkKeys it looks up the
+// calls' idempotency keys first; without, it relies on the unique index
+// to refuse a repeated key.
 func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCall, checkKeys bool) error {
 	var streams, pairStreams, pairKeys []string
 	seen := map[string]bool{}
@@ -99,20 +101,20 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 			streams = append(streams, c.Req.StreamID)
 		}
 		for _, e := range c.Req.Events {
-			if e.ID != "" {
+			if checkKeys && e.ID != "" {
 				pairStreams, pairKeys = append(pairStreams, c.Req.StreamID), append(pairKeys, e.ID)
 			}
 		}
 	}
 	batch := &pgx.Batch{}
-	b.begin(ctx, batch)
+	batch.Queue(b.sql.lock, "evstore append "+b.cfg.schema)
+	batch.Queue(b.sql.allHead)
 	batch.Queue(b.sql.heads, streams)
-	if checkKeys && len(pairKeys) > 0 {
+	if len(pairKeys) > 0 {
 		batch.Queue(b.sql.existingPairs, pairStreams, pairKeys)
 	}
 	heads := map[string]int64{}
-	type pair struct{ stream, key string }
-	existing := map[pair]bool{}
+	keys := map[streamKey]bool{}
 	var next int64
 	results := tx.SendBatch(ctx, batch)
 	_, err := results.Exec()
@@ -124,9 +126,9 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 		var head int64
 		err = forEachRow(results, []any{&stream, &head}, func() { heads[stream] = head })
 	}
-	if err == nil && checkKeys && len(pairKeys) > 0 {
-		var p pair
-		err = forEachRow(results, []any{&p.stream, &p.key}, func() { existing[p] = true })
+	if err == nil && len(pairKeys) > 0 {
+		var k streamKey
+		err = forEachRow(results, []any{&k.stream, &k.key}, func() { keys[k] = true })
 	}
 	if cerr := results.Close(); err == nil {
 		err = cerr
@@ -138,46 +140,33 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 	var rows insertRows
 	ts := time.Now().UTC().Truncate(time.Microsecond)
 	for _, c := range calls {
-		c.Version, c.Err = 0, nil // a second attempt starts afresh
-		stream, head := c.Req.StreamID, heads[c.Req.StreamID]
-		events := c.Req.Events
-		keyed := false
-		for _, e := range events {
-			if e.ID != "" {
-				keyed = true
-				if !checkKeys && existing[pair{stream, e.ID}] {
-					return errCheckKeys // a key of an earlier call of the group
-				}
-			}
+		c.Report, c.Err = evstore.WriteReport{}, nil // a second attempt starts afresh
+		stream := c.Req.StreamID
+		var known evstore.KeySet
+		if checkKeys {
+			known = streamKeys{keys, stream}
 		}
-		if checkKeys && keyed {
-			fresh := make([]evstore.EncodedEvent, 0, len(events))
-			for _, e := range events {
-				if e.ID == "" || !existing[pair{stream, e.ID}] {
-					fresh = append(fresh, e)
-				}
-			}
-			if len(fresh) == 0 {
-				c.Version = head // a retry of a write that went through
-				continue
-			}
-			events = fresh
-		}
-		if c.Err = c.Req.Expect.Check(stream, head); c.Err != nil {
-			if keyed && !checkKeys {
-				return errCheckKeys
-			}
+		plan, err := evstore.PlanAppend(c.Req, heads[stream], known)
+		switch {
+		case err != nil:
+			c.Err = err
 			continue
+		case plan.LookupKeys:
+			return errCheckKeys
 		}
-		for _, e := range events {
+		c.Report.Version = plan.Version
+		if len(plan.Events) == 0 {
+			continue // a retry of a write that went through
+		}
+		c.Report.Appended, c.Report.First = len(plan.Events), next+1
+		for i, e := range plan.Events {
 			next++
-			head++
-			rows.add(next, stream, e, ts, head)
+			rows.add(next, stream, e, ts, plan.Head+int64(i)+1)
 			if e.ID != "" {
-				existing[pair{stream, e.ID}] = true
+				keys[streamKey{stream, e.ID}] = true
 			}
 		}
-		heads[stream], c.Version = head, head
+		c.Report.Last, heads[stream] = next, plan.Version
 	}
 	if len(rows.ids) == 0 {
 		return nil
@@ -257,54 +246,27 @@ func (r *insertRows) queue(batch *pgx.Batch, insert string) {
 	batch.Queue(insert, r.ids, r.streams, r.keys, r.types, r.times, r.metas, r.data, r.versions)
 }
 
-// appendEach is the slow path of commitGroup: each call in a savepoint.
+// appendEach is the slow path of commitGroup: each call on its own, keys
+// looked up, in a savepoint, so that a call the database refuses fails
+// alone and undoes only its own work.
 func (b *backend) appendEach(ctx context.Context, tx pgx.Tx, calls []*appendCall) error {
-	batch := &pgx.Batch{}
-	b.begin(ctx, batch)
-	results := tx.SendBatch(ctx, batch)
-	var next int64
-	_, err := results.Exec()
-	if err == nil {
-		err = results.QueryRow().Scan(&next)
-	}
-	if cerr := results.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	ts := time.Now().UTC().Truncate(time.Microsecond)
-	wrote := false
 	for _, c := range calls {
-		c.Version, c.Err = 0, nil
-		if err := b.inSavepoint(ctx, tx, c, ts, &next); err != nil {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
 			return err
 		}
-		wrote = wrote || c.Err == nil
+		if err := b.appendGroup(ctx, sp, []*appendCall{c}, true); err != nil {
+			c.Report, c.Err = evstore.WriteReport{}, translate(err)
+			if err := sp.Rollback(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return err
+		}
 	}
-	if !wrote {
-		return nil
-	}
-	if b.beforeCommit != nil {
-		b.beforeCommit()
-	}
-	_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", b.channel)
-	return err
-}
-
-// inSavepoint runs one call of a group in a savepoint, so that its failure
-// undoes only its own work.
-func (b *backend) inSavepoint(ctx context.Context, tx pgx.Tx, c *appendCall, ts time.Time, next *int64) error {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	saved := *next
-	if c.Version, c.Err = b.appendTx(ctx, sp, c.Req, ts, next); c.Err != nil {
-		c.Version, c.Err, *next = 0, translate(c.Err), saved
-		return sp.Rollback(ctx)
-	}
-	return sp.Commit(ctx)
+	return nil
 }
 
 // inTx runs f in a transaction and commits it.
@@ -327,84 +289,3 @@ func (b *backend) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 
 // errCommit marks an error of COMMIT itself: the outcome is unknown.
 var errCommit = errors.New("evstore/postgres: commit failed; the write may or may not have been stored")
-
-// appendTx does one Append inside the group's transaction; next is the
-// Sequence of the store's newest event, advanced as events are inserted.
-func (b *backend) appendTx(ctx context.Context, tx pgx.Tx, req evstore.AppendRequest, ts time.Time, next *int64) (int64, error) {
-	var cur int64
-	if err := tx.QueryRow(ctx, b.sql.streamHead, req.StreamID).Scan(&cur); err != nil {
-		return 0, err
-	}
-	events := req.Events
-	if cur > 0 {
-		var keys []string
-		for _, e := range events {
-			if e.ID != "" {
-				keys = append(keys, e.ID)
-			}
-		}
-		if len(keys) > 0 {
-			existing, err := b.existing(ctx, tx, req.StreamID, keys)
-			if err != nil {
-				return 0, err
-			}
-			if len(existing) > 0 {
-				fresh := make([]evstore.EncodedEvent, 0, len(events))
-				for _, e := range events {
-					if _, ok := existing[e.ID]; !ok || e.ID == "" {
-						fresh = append(fresh, e)
-					}
-				}
-				if events = fresh; len(events) == 0 {
-					return cur, nil // a retry of a write that went through
-				}
-			}
-		}
-	}
-	if err := req.Expect.Check(req.StreamID, cur); err != nil {
-		return 0, err
-	}
-	n := len(events)
-	ids, versions := make([]int64, n), make([]int64, n)
-	streams, types := make([]string, n), make([]string, n)
-	keys, metas := make([]*string, n), make([]*string, n)
-	times, data := make([]time.Time, n), make([][]byte, n)
-	for i, e := range events {
-		ids[i], versions[i] = *next+int64(i)+1, cur+int64(i)+1
-		streams[i], types[i], times[i] = req.StreamID, e.Type, ts
-		data[i] = e.Data
-		if data[i] == nil {
-			data[i] = []byte{}
-		}
-		if e.ID != "" {
-			keys[i] = &e.ID
-		}
-		if e.Metadata != nil {
-			m := string(e.Metadata)
-			metas[i] = &m
-		}
-	}
-	if _, err := tx.Exec(ctx, b.sql.insert, ids, streams, keys, types, times, metas, data, versions); err != nil {
-		return 0, fmt.Errorf("insert into %s: %w", req.StreamID, err)
-	}
-	*next += int64(n)
-	return cur + int64(n), nil
-}
-
-// existing returns which of keys the stream has.
-func (b *backend) existing(ctx context.Context, tx pgx.Tx, stream string, keys []string) (map[string]struct{}, error) {
-	rows, err := tx.Query(ctx, b.sql.existingKeys, stream, keys)
-	if err != nil {
-		return nil, err
-	}
-	found := map[string]struct{}{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		found[k] = struct{}{}
-	}
-	return found, rows.Err()
-}

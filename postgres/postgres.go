@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -103,14 +104,11 @@ func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 	return b, nil
 }
 
-// hash is FNV-1a, to name a schema's notification channel and lock.
+// hash is FNV-1a, to name a schema's notification channel.
 func hash(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // Close implements evstore.Backend.

@@ -44,35 +44,6 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	return m, nil
 }
 
-// SaveSnapshot implements evstore.Backend.
-func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
-	if _, err := b.pool.Exec(ctx, b.sql.saveSnapshot, snap.StreamID, snap.Projection, snap.Version, snap.State, snap.Timestamp); err != nil {
-		return fmt.Errorf("evstore/postgres: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
-	}
-	return nil
-}
-
-// LoadSnapshot implements evstore.Backend.
-func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
-	rows, err := b.pool.Query(ctx, b.sql.loadSnapshot, streamID, projection)
-	if err != nil {
-		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return nil, interrupted(ctx, rows.Err())
-	}
-	snap := &evstore.Snapshot{StreamID: streamID, Projection: projection}
-	if err := rows.Scan(&snap.Version, &snap.State, &snap.Timestamp); err != nil {
-		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
-	}
-	snap.Timestamp = snap.Timestamp.UTC()
-	if snap.State == nil {
-		snap.State = []byte{}
-	}
-	return snap, nil
-}
-
 // Streams implements evstore.StreamLister.
 func (b *backend) Streams(ctx context.Context) ([]evstore.Metrics, error) {
 	rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+" GROUP BY stream_id ORDER BY stream_id")

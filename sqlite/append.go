@@ -24,54 +24,105 @@ func rollback(conn *sqlite.Conn) {
 	}
 }
 
-// appendTx does Append's work inside its transaction. On success the
-// stream's new version goes into h.
-func appendTx(conn *sqlite.Conn, h *heads, req evstore.AppendRequest, ts string) (v int64, err error) {
+// appendTx does Append's work inside its transaction, by the append rule
+// of evstore.PlanAppend. On success the stream's new version goes into h.
+func appendTx(conn *sqlite.Conn, h *heads, req evstore.AppendRequest, ts string) (r evstore.WriteReport, err error) {
 	cur, err := h.get(conn, req.StreamID)
 	if err != nil {
-		return 0, err
+		return r, err
 	}
-	defer func() {
+	plan, err := evstore.PlanAppend(req, cur, nil)
+	if err != nil {
+		return r, err
+	}
+	if plan.Optimistic {
+		// Try the insert and let the unique index find repeated keys,
+		// undoing the attempt if it does.
+		if err := exec(context.Background(), conn, "SAVEPOINT optimistic"); err != nil {
+			return r, err
+		}
+		err := insert(conn, req.StreamID, ts, cur, plan.Events)
 		if err == nil {
-			h.set(req.StreamID, v)
-		}
-	}()
-	events := req.Events
-	if cur > 0 && hasKeys(events) {
-		// Repeated keys are rare: try the insert and let the unique index
-		// find them, undoing the attempt if it does.
-		if req.Expect.Check(req.StreamID, cur) == nil {
-			if err := exec(context.Background(), conn, "SAVEPOINT optimistic"); err != nil {
-				return 0, err
-			}
-			err := insert(conn, req.StreamID, ts, cur, events)
-			if err == nil {
-				if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
-					return 0, brokenError{err}
-				}
-				return cur + int64(len(events)), nil
-			}
-			if sqlite.ErrCode(err) != sqlite.ResultConstraintUnique {
-				return 0, err
-			}
-			if err := exec(context.Background(), conn, "ROLLBACK TO optimistic"); err != nil {
-				return 0, brokenError{err}
-			}
 			if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
-				return 0, brokenError{err}
+				return r, brokenError{err}
 			}
+			return written(conn, h, req.StreamID, plan), nil
 		}
-		if events, err = dropExisting(conn, req.StreamID, events); err != nil {
-			return 0, err
+		if sqlite.ErrCode(err) != sqlite.ResultConstraintUnique {
+			return r, err
 		}
-		if len(events) == 0 {
-			return cur, nil // a retry of a write that went through
+		if err := exec(context.Background(), conn, "ROLLBACK TO optimistic"); err != nil {
+			return r, brokenError{err}
+		}
+		if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
+			return r, brokenError{err}
+		}
+		plan.LookupKeys = true
+	}
+	if plan.LookupKeys {
+		keys, err := existingKeys(conn, req.StreamID, req.Events)
+		if err != nil {
+			return r, err
+		}
+		if plan, err = evstore.PlanAppend(req, cur, keys); err != nil {
+			return r, err
 		}
 	}
-	if err := req.Expect.Check(req.StreamID, cur); err != nil {
-		return 0, err
+	if len(plan.Events) == 0 {
+		return evstore.WriteReport{Version: plan.Version}, nil // a retry of a write that went through
 	}
-	return cur + int64(len(events)), insert(conn, req.StreamID, ts, cur, events)
+	if err := insert(conn, req.StreamID, ts, cur, plan.Events); err != nil {
+		return r, err
+	}
+	return written(conn, h, req.StreamID, plan), nil
+}
+
+// written reports plan's events as inserted by the last statements on conn.
+// AUTOINCREMENT numbers the rows of one writer's transaction one after
+// another, so they end at the last rowid inserted.
+func written(conn *sqlite.Conn, h *heads, streamID string, plan evstore.AppendPlan) evstore.WriteReport {
+	h.set(streamID, plan.Version)
+	last := conn.LastInsertRowID()
+	return evstore.WriteReport{Version: plan.Version, Appended: len(plan.Events), First: last - int64(len(plan.Events)) + 1, Last: last}
+}
+
+// existingKeys returns which keys of events the stream has, for
+// PlanAppend, each looked up in the unique (stream_id, idempotency_key)
+// index.
+func existingKeys(conn *sqlite.Conn, streamID string, events []evstore.EncodedEvent) (evstore.KeyMap, error) {
+	keys := evstore.KeyMap{}
+	for _, e := range events {
+		if e.ID == "" {
+			continue
+		}
+		_, found, err := lookupKey(conn, streamID, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		keys[e.ID] = found
+	}
+	return keys, nil
+}
+
+// streamHead returns the stream's version in the database.
+func streamHead(conn *sqlite.Conn, streamID string) (int64, error) {
+	return queryInt(conn, "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = +?", streamID)
+}
+
+// lookupKey returns the version of the stream's event with key.
+func lookupKey(conn *sqlite.Conn, streamID, key string) (int64, bool, error) {
+	stmt, err := conn.Prepare("SELECT version FROM events WHERE stream_id = +? AND idempotency_key = +?")
+	if err != nil {
+		return 0, false, err
+	}
+	defer stmt.Reset()
+	stmt.BindText(1, streamID)
+	stmt.BindText(2, key)
+	found, err := stmt.Step()
+	if err != nil || !found {
+		return 0, false, err
+	}
+	return stmt.ColumnInt64(0), true, nil
 }
 
 // A brokenError is a failure to close a savepoint: the transaction may
@@ -87,45 +138,6 @@ func (e brokenError) Unwrap() error { return e.error }
 func broken(conn *sqlite.Conn, err error) bool {
 	var b brokenError
 	return conn.AutocommitEnabled() || errors.As(err, &b)
-}
-
-func hasKeys(events []evstore.EncodedEvent) bool {
-	for _, e := range events {
-		if e.ID != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// streamHead returns the stream's version in the database.
-func streamHead(conn *sqlite.Conn, streamID string) (int64, error) {
-	return queryInt(conn, "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = +?", streamID)
-}
-
-// dropExisting returns the events whose key the stream does not have yet.
-func dropExisting(conn *sqlite.Conn, streamID string, events []evstore.EncodedEvent) ([]evstore.EncodedEvent, error) {
-	stmt, err := conn.Prepare("SELECT 1 FROM events WHERE stream_id = +? AND idempotency_key = +?")
-	if err != nil {
-		return nil, err
-	}
-	stmt.BindText(1, streamID)
-	fresh := make([]evstore.EncodedEvent, 0, len(events))
-	for _, e := range events {
-		if e.ID != "" {
-			stmt.BindText(2, e.ID)
-			found, err := stmt.Step()
-			stmt.Reset()
-			if err != nil {
-				return nil, err
-			}
-			if found {
-				continue
-			}
-		}
-		fresh = append(fresh, e)
-	}
-	return fresh, nil
 }
 
 // insert writes events as versions cur+1, cur+2, ... in multi-row INSERTs.

@@ -25,7 +25,7 @@ const maxGroup = 1024
 type appendCall = groupcommit.Call[evstore.AppendRequest]
 
 // Append implements evstore.Backend.
-func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (int64, error) {
+func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
 	return groupcommit.Do(ctx, &b.queue, req, b.writer, b.commitGroup)
 }
 
@@ -38,11 +38,11 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		conn.SetInterrupt(c.Ctx.Done())
 		defer conn.SetInterrupt(nil)
 		c.Err = b.commit(c.Ctx, conn, func() (err error) {
-			c.Version, err = appendTx(conn, &b.heads, c.Req, ts)
+			c.Report, err = appendTx(conn, &b.heads, c.Req, ts)
 			return err
 		})
 		if c.Err != nil {
-			c.Version = 0
+			c.Report = evstore.WriteReport{}
 		}
 		return
 	}
@@ -64,9 +64,9 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 					return err
 				}
 			}
-			if c.Version, c.Err = appendTx(conn, &b.heads, c.Req, ts); c.Err != nil {
+			if c.Report, c.Err = appendTx(conn, &b.heads, c.Req, ts); c.Err != nil {
 				stop := broken(conn, c.Err)
-				c.Version, c.Err = 0, translate(c.Err)
+				c.Report, c.Err = evstore.WriteReport{}, translate(c.Err)
 				if stop {
 					return c.Err // every call of the group fails with it
 				}
@@ -89,7 +89,7 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		// that had failed on its own: its conflict may have been with a
 		// call now rolled back.
 		for _, c := range calls {
-			c.Version, c.Err = 0, err
+			c.Report, c.Err = evstore.WriteReport{}, err
 		}
 	}
 }

@@ -75,7 +75,7 @@ func TestGroupCommitSemantics(t *testing.T) {
 		results[i] = make(chan result, 1)
 		go func() {
 			v, err := b.Append(ctx, c.req)
-			results[i] <- result{v, err}
+			results[i] <- result{v.Version, err}
 		}()
 		waitQueued(t, b, i+1) // keep the queue in this order
 	}
@@ -159,7 +159,7 @@ func TestGroupCommitRolledBackBySQLite(t *testing.T) {
 		results[i] = make(chan result, 1)
 		go func() {
 			v, err := b.Append(ctx, req)
-			results[i] <- result{v, err}
+			results[i] <- result{v.Version, err}
 		}()
 		waitQueued(t, b, i+1)
 	}
@@ -172,7 +172,7 @@ func TestGroupCommitRolledBackBySQLite(t *testing.T) {
 	if got, err := b.Head(ctx, "x"); err != nil || got != 1 {
 		t.Errorf("x: got version %d, %v; want 1 (the group wrote nothing)", got, err)
 	}
-	if v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "x", Events: enc(""), Expect: expect(1)}); err != nil || v != 2 {
+	if v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "x", Events: enc(""), Expect: expect(1)}); err != nil || v.Version != 2 {
 		t.Errorf("next write: got %d, %v; want 2", v, err)
 	}
 }
@@ -211,7 +211,7 @@ func TestGroupCommitPanic(t *testing.T) {
 	if got, err := b.Head(ctx, "a"); err != nil || got != 0 {
 		t.Errorf("a: got version %d, %v; want 0 (rolled back)", got, err)
 	}
-	if v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "a", Events: enc("")}); err != nil || v != 1 {
+	if v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "a", Events: enc("")}); err != nil || v.Version != 1 {
 		t.Errorf("write after the panic: got %d, %v; want 1", v, err)
 	}
 }

@@ -33,7 +33,8 @@ func TestHeadsSeeOtherWriters(t *testing.T) {
 	defer raw.Close()
 
 	appendOne := func(be *backend, v int64) (int64, error) {
-		return be.Append(ctx, evstore.AppendRequest{StreamID: "s", Events: enc(""), Expect: expect(v)})
+		r, err := be.Append(ctx, evstore.AppendRequest{StreamID: "s", Events: enc(""), Expect: expect(v)})
+		return r.Version, err
 	}
 	steps := []struct {
 		name   string
@@ -78,7 +79,7 @@ func TestHeadsForgetRolledBack(t *testing.T) {
 	conn := <-b.writer
 	failed := errors.New("body failed")
 	err := b.commit(ctx, conn, func() error {
-		if v, err := appendTx(conn, &b.heads, evstore.AppendRequest{StreamID: "s", Events: enc("", "")}, "2026-11-26T00:00:00"); err != nil || v != 3 {
+		if v, err := appendTx(conn, &b.heads, evstore.AppendRequest{StreamID: "s", Events: enc("", "")}, "2026-11-26T00:00:00"); err != nil || v.Version != 3 {
 			t.Errorf("append inside the transaction: got %d, %v; want 3", v, err)
 		}
 		return failed
@@ -88,7 +89,7 @@ func TestHeadsForgetRolledBack(t *testing.T) {
 		t.Fatalf("commit: got %v, want the body's error", err)
 	}
 	v, err := b.Append(ctx, evstore.AppendRequest{StreamID: "s", Events: enc(""), Expect: expect(1)})
-	if err != nil || v != 2 {
+	if err != nil || v.Version != 2 {
 		t.Errorf("after the rollback: got %d, %v; want 2", v, err)
 	}
 }

@@ -65,63 +65,6 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	return m, nil
 }
 
-// SaveSnapshot implements evstore.Backend.
-func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
-	conn, err := take(ctx, b.writer)
-	if err != nil {
-		return err
-	}
-	defer put(b.writer, conn)
-	stmt, err := conn.Prepare(`INSERT INTO snapshots (stream_id, projection_name, version, state, timestamp)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (stream_id, projection_name) DO UPDATE SET
-		version = excluded.version, state = excluded.state, timestamp = excluded.timestamp`)
-	if err != nil {
-		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
-	}
-	defer stmt.Reset()
-	stmt.BindText(1, snap.StreamID)
-	stmt.BindText(2, snap.Projection)
-	stmt.BindInt64(3, snap.Version)
-	stmt.BindBytes(4, snap.State)
-	stmt.BindText(5, formatTimestamp(snap.Timestamp))
-	if _, err := stmt.Step(); err != nil {
-		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
-	}
-	return nil
-}
-
-// LoadSnapshot implements evstore.Backend.
-func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
-	conn, err := take(ctx, b.readers)
-	if err != nil {
-		return nil, err
-	}
-	defer put(b.readers, conn)
-	stmt, err := conn.Prepare(`SELECT version, state, timestamp FROM snapshots
-		WHERE stream_id = +? AND projection_name = +?`)
-	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
-	}
-	defer stmt.Reset()
-	stmt.BindText(1, streamID)
-	stmt.BindText(2, projection)
-	row, err := stmt.Step()
-	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
-	}
-	if !row {
-		return nil, nil
-	}
-	snap := &evstore.Snapshot{StreamID: streamID, Projection: projection, Version: stmt.ColumnInt64(0)}
-	snap.State = make([]byte, stmt.ColumnLen(1))
-	stmt.ColumnBytes(1, snap.State)
-	if snap.Timestamp, err = parseTimestamp(stmt.ColumnText(2)); err != nil {
-		return nil, fmt.Errorf("%w: snapshot %s/%s: %v", evstore.ErrCorrupt, streamID, projection, err)
-	}
-	return snap, nil
-}
-
 // Changes implements evstore.Backend: a goroutine polls PRAGMA data_version,
 // which changes when another connection commits, at the poll interval.
 func (b *backend) Changes(ctx context.Context) <-chan struct{} {

@@ -17,6 +17,7 @@ func (k *kit) readTests() map[string]func(*testing.T) {
 		"BreakReleases":   k.testReadBreak,
 		"EmptyStream":     k.testReadEmpty,
 		"HandleVersion":   k.testReadHandleVersion,
+		"BreakVersion":    k.testReadBreakVersion,
 		"BadOptionsError": k.testReadBadOptions,
 	}
 }
@@ -159,6 +160,53 @@ func (k *kit) testReadHandleVersion(t *testing.T) {
 	readAll(t, st)
 	if st.Version() != 4 {
 		t.Errorf("after reading: got Version %d, want 4", st.Version())
+	}
+}
+
+// testReadBreakVersion: a loop that breaks after one event leaves the
+// handle's Version at that event, not at the end of the page fetched
+// ahead, so a default Watch goes on from the next event and a default
+// Snapshot is filed at the event the state was built from.
+func (k *kit) testReadBreakVersion(t *testing.T) {
+	for _, id := range []string{"s", evstore.All} {
+		t.Run(id, func(t *testing.T) {
+			s := k.store(t)
+			st := stream(t, s, id) // opened at version 0
+			write(t, stream(t, s, "s"), events("E", 10))
+			for e, err := range st.Read(ctx(t)) {
+				if err != nil || e.Version != 1 {
+					t.Fatalf("first event: got version %d, %v; want 1", e.Version, err)
+				}
+				break
+			}
+			if v := st.Version(); v != 1 {
+				t.Errorf("after breaking at the first event: got Version %d, want 1", v)
+			}
+			var opts []evstore.SnapshotOption
+			if id == evstore.All {
+				opts = append(opts, evstore.AtVersion(st.Version()))
+			}
+			if err := st.Snapshot(ctx(t), []byte("one event"), opts...); err != nil {
+				t.Fatal(err)
+			}
+			if snap := loadSnapshot(t, st, ""); snap == nil || snap.Version != 1 {
+				t.Errorf("snapshot after a break at the first event: got %+v, want version 1", snap)
+			}
+			w := startWatch(t, st)
+			if got := versions(w.next(t, 9)); !slices.Equal(got, span(2, 10)) {
+				t.Errorf("default Watch after the break: got versions %v, want 2..10", got)
+			}
+			back := stream(t, s, id)
+			for e, err := range back.Read(ctx(t), evstore.Backwards()) {
+				if err != nil || e.Version != 10 {
+					t.Fatalf("backwards: got version %d, %v; want 10", e.Version, err)
+				}
+				break
+			}
+			if v := back.Version(); v != 10 {
+				t.Errorf("after a backwards break: got Version %d, want 10", v)
+			}
+		})
 	}
 }
 

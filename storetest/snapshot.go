@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +20,8 @@ func (k *kit) snapshotTests() map[string]func(*testing.T) {
 		"None":            k.testSnapshotNone,
 		"BadArguments":    k.testSnapshotBadArguments,
 		"RebuildFromSnap": k.testSnapshotRebuild,
+		"AheadOfStream":   k.testSnapshotAhead,
+		"ProjectionNames": k.testSnapshotProjectionNames,
 	}
 }
 
@@ -57,6 +61,7 @@ func (k *kit) testSnapshotPerProjection(t *testing.T) {
 	s := k.store(t)
 	a, b := stream(t, s, "a"), stream(t, s, "b")
 	write(t, a, events("E", 2))
+	write(t, b, events("E", 1))
 	for _, p := range []struct {
 		st         *evstore.Stream
 		projection string
@@ -178,5 +183,66 @@ func (k *kit) testSnapshotRebuild(t *testing.T) {
 	rest := readAll(t, st, evstore.After(snap.Version))
 	if got := versions(rest); len(got) != 2 || got[0] != 6 || got[1] != 7 {
 		t.Errorf("events after the snapshot: got %v, want [6 7]", got)
+	}
+}
+
+// testSnapshotAhead: a snapshot above the stream's version (on All, above
+// the newest Sequence) would hide the events written after it, so it is
+// refused, and the snapshot saved before stays.
+func (k *kit) testSnapshotAhead(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	empty := stream(t, s, "empty")
+	all := stream(t, s, evstore.All)
+	write(t, stream(t, s, "other"), events("E", 2))
+	write(t, st, events("E", 1))
+	if err := st.Snapshot(ctx(t), []byte("at 1"), evstore.AtVersion(1)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		st      *evstore.Stream
+		version int64
+	}{{st, 2}, {st, 999}, {empty, 1}, {all, 4}, {all, 999}}
+	for _, c := range cases {
+		err := c.st.Snapshot(ctx(t), []byte("ahead"), evstore.AtVersion(c.version))
+		wantErr(t, fmt.Sprintf("%s: AtVersion(%d)", c.st.ID(), c.version), err, evstore.ErrInvalidArgument)
+	}
+	if snap := loadSnapshot(t, st, ""); snap == nil || snap.Version != 1 || string(snap.State) != "at 1" {
+		t.Errorf("s: got %+v, want the snapshot at 1 kept", snap)
+	}
+	for _, st := range []*evstore.Stream{empty, all} {
+		if snap := loadSnapshot(t, st, ""); snap != nil {
+			t.Errorf("%s: refused snapshot was saved: %+v", st.ID(), snap)
+		}
+	}
+	for _, c := range []struct {
+		st      *evstore.Stream
+		version int64
+	}{{empty, 0}, {all, 3}, {all, 0}} {
+		if err := c.st.Snapshot(ctx(t), []byte("ok"), evstore.AtVersion(c.version)); err != nil {
+			t.Errorf("%s: AtVersion(%d): %v", c.st.ID(), c.version, err)
+		}
+	}
+}
+
+// testSnapshotProjectionNames: names every backend can store alike, and
+// the same error for the others.
+func (k *kit) testSnapshotProjectionNames(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 1))
+	for _, name := range []string{"nul\x00byte", "bad\xffutf8", strings.Repeat("p", evstore.MaxStreamIDLen+1)} {
+		wantErr(t, fmt.Sprintf("Snapshot, projection %q", name), st.Snapshot(ctx(t), []byte("x"), evstore.Projection(name)), evstore.ErrInvalidArgument)
+		_, err := st.LoadSnapshot(ctx(t), name)
+		wantErr(t, fmt.Sprintf("LoadSnapshot, projection %q", name), err, evstore.ErrInvalidArgument)
+	}
+	for _, name := range []string{"p", "snake_case v2", "Größe", strings.Repeat("p", evstore.MaxStreamIDLen)} {
+		if err := st.Snapshot(ctx(t), []byte(name), evstore.Projection(name)); err != nil {
+			t.Errorf("projection %q: %v", name, err)
+			continue
+		}
+		if snap := loadSnapshot(t, st, name); snap == nil || string(snap.State) != name {
+			t.Errorf("projection %q: got %+v", name, snap)
+		}
 	}
 }

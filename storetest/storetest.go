@@ -40,6 +40,7 @@ func Run(t *testing.T, open OpenFunc) {
 		tests map[string]func(*testing.T)
 	}{
 		{"Write", k.writeTests()},
+		{"Keys", k.keysTests()},
 		{"Read", k.readTests()},
 		{"Filter", k.filterTests()},
 		{"Snapshot", k.snapshotTests()},

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/go-event-sourcing/evstore"
 )
 
 // errPanicked is the error of the calls of a group whose commit panicked.
@@ -24,11 +26,11 @@ var errPanicked = errors.New("evstore: a write of the same commit group panicked
 
 // A Call is one queued request and, once it is done, its result.
 type Call[R any] struct {
-	Ctx     context.Context
-	Req     R
-	Version int64
-	Err     error
-	done    chan struct{}
+	Ctx    context.Context
+	Req    R
+	Report evstore.WriteReport // what the call did, once done without Err
+	Err    error
+	done   chan struct{}
 }
 
 // A Queue holds the calls waiting for the next group.
@@ -73,7 +75,7 @@ var yield = runtime.Gosched
 // into tokens afterwards. If ctx ends while the call is still queued, Do
 // withdraws it and returns ctx.Err(); once a leader has it, the outcome is
 // the leader's.
-func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit func(token T, calls []*Call[R], more func() []*Call[R])) (int64, error) {
+func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit func(token T, calls []*Call[R], more func() []*Call[R])) (evstore.WriteReport, error) {
 	call := &Call[R]{Ctx: ctx, Req: req, done: make(chan struct{})}
 	q.mu.Lock()
 	q.calls = append(q.calls, call)
@@ -81,15 +83,15 @@ func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit
 	for {
 		select {
 		case <-call.done:
-			return call.Version, call.Err
+			return call.Report, call.Err
 		case token := <-tokens:
 			lead(q, token, tokens, commit)
 		case <-ctx.Done():
 			if q.withdraw(call) {
-				return 0, ctx.Err()
+				return evstore.WriteReport{}, ctx.Err()
 			}
 			<-call.done
-			return call.Version, call.Err
+			return call.Report, call.Err
 		}
 	}
 }
@@ -113,7 +115,7 @@ func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[
 			n += len(group)
 			for _, c := range group {
 				if p != nil {
-					c.Version, c.Err = 0, fmt.Errorf("%w: %v", errPanicked, p)
+					c.Report, c.Err = evstore.WriteReport{}, fmt.Errorf("%w: %v", errPanicked, p)
 				}
 				close(c.done)
 			}

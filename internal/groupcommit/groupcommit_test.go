@@ -35,7 +35,7 @@ func TestCoalesces(t *testing.T) {
 		var group []int
 		for _, c := range calls {
 			group = append(group, c.Req)
-			c.Version = int64(c.Req * 10)
+			c.Report.Version = int64(c.Req * 10)
 			if c.Req == 3 {
 				c.Err = errors.New("three fails alone")
 			}
@@ -50,8 +50,8 @@ func TestCoalesces(t *testing.T) {
 	for i := range results {
 		results[i] = make(chan result, 1)
 		go func() {
-			v, err := Do(context.Background(), &q, i, tokens, commit)
-			results[i] <- result{v, err}
+			r, err := Do(context.Background(), &q, i, tokens, commit)
+			results[i] <- result{r.Version, err}
 		}()
 		waitLen(t, &q, i+1)
 	}
@@ -96,13 +96,13 @@ func TestLatecomersJoin(t *testing.T) {
 			late := more()
 			joined <- len(late)
 			for _, c := range late {
-				c.Version = 2
+				c.Report.Version = 2
 			}
 		}
-		calls[0].Version = 1
+		calls[0].Report.Version = 1
 	}
-	if v, err := Do(context.Background(), &q, 1, tokens, commit); err != nil || v != 1 {
-		t.Fatalf("first: %d, %v", v, err)
+	if r, err := Do(context.Background(), &q, 1, tokens, commit); err != nil || r.Version != 1 {
+		t.Fatalf("first: %d, %v", r.Version, err)
 	}
 	if n := <-joined; n != 1 {
 		t.Errorf("%d latecomers joined, want 1", n)
@@ -200,7 +200,7 @@ func TestCommitPanics(t *testing.T) {
 	tokens := make(chan struct{}, 1)
 	commit := func(_ struct{}, calls []*Call[int], _ func() []*Call[int]) {
 		for _, c := range calls {
-			c.Version = 1 // as if written, before the commit
+			c.Report.Version = 1 // as if written, before the commit
 		}
 		panic("boom")
 	}

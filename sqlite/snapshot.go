@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+// SaveSnapshot implements evstore.Backend. One statement both checks that
+// the snapshot is not ahead of its stream and writes it, so that no write
+// or delete can come between the two.
+func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
+	conn, err := take(ctx, b.writer)
+	if err != nil {
+		return err
+	}
+	defer put(b.writer, conn)
+	head := "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = +?1"
+	if snap.StreamID == evstore.All {
+		head = "SELECT COALESCE(MAX(id), 0) FROM events"
+	}
+	stmt, err := conn.Prepare(`INSERT INTO snapshots (stream_id, projection_name, version, state, timestamp)
+		SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?3 <= (` + head + `)
+		ON CONFLICT (stream_id, projection_name) DO UPDATE SET
+		version = excluded.version, state = excluded.state, timestamp = excluded.timestamp`)
+	if err != nil {
+		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
+	}
+	defer stmt.Reset()
+	stmt.BindText(1, snap.StreamID)
+	stmt.BindText(2, snap.Projection)
+	stmt.BindInt64(3, snap.Version)
+	stmt.BindBytes(4, snap.State)
+	stmt.BindText(5, formatTimestamp(snap.Timestamp))
+	if _, err := stmt.Step(); err != nil {
+		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
+	}
+	if conn.Changes() == 0 {
+		return fmt.Errorf("%w: snapshot %s/%s at version %d is ahead of the stream", evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version)
+	}
+	return nil
+}
+
+// LoadSnapshot implements evstore.Backend.
+func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return nil, err
+	}
+	defer put(b.readers, conn)
+	stmt, err := conn.Prepare(`SELECT version, state, timestamp FROM snapshots
+		WHERE stream_id = +? AND projection_name = +?`)
+	if err != nil {
+		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
+	}
+	defer stmt.Reset()
+	stmt.BindText(1, streamID)
+	stmt.BindText(2, projection)
+	row, err := stmt.Step()
+	if err != nil {
+		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
+	}
+	if !row {
+		return nil, nil
+	}
+	snap := &evstore.Snapshot{StreamID: streamID, Projection: projection, Version: stmt.ColumnInt64(0)}
+	snap.State = make([]byte, stmt.ColumnLen(1))
+	stmt.ColumnBytes(1, snap.State)
+	if snap.Timestamp, err = parseTimestamp(stmt.ColumnText(2)); err != nil {
+		return nil, fmt.Errorf("%w: snapshot %s/%s: %v", evstore.ErrCorrupt, streamID, projection, err)
+	}
+	return snap, nil
+}
+
+// LookupKey implements evstore.KeyLookup.
+func (b *backend) LookupKey(ctx context.Context, streamID, key string) (int64, bool, error) {
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return 0, false, err
+	}
+	defer put(b.readers, conn)
+	v, found, err := lookupKey(conn, streamID, key)
+	if err != nil {
+		return 0, false, fmt.Errorf("evstore/sqlite: look up key %q in %s: %w", key, streamID, interrupted(ctx, err))
+	}
+	return v, found, nil
+}
