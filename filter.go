@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -122,7 +123,7 @@ func normalise(field string, v any) (any, error) {
 	case float64:
 		return checkFloat(x)
 	case float32:
-		return checkFloat(float64(x))
+		return float32Value(x)
 	}
 	if n, ok := toInt64(v); ok {
 		return float64(n), nil
@@ -148,6 +149,21 @@ func checkFloat(f float64) (any, error) {
 		return nil, fmt.Errorf("value %v is not a JSON number", f)
 	}
 	return f, nil
+}
+
+// float32Value returns the float64 that f's JSON text reads back as.
+// encoding/json writes a float32 with 32-bit precision (float32(0.1) as
+// 0.1), so metadata holding f is stored as that number, not as
+// float64(f) (0.10000000149011612); the filter value must be the same.
+func float32Value(f float32) (any, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return nil, fmt.Errorf("value %v is not a JSON number", f)
+	}
+	n, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	if err != nil {
+		return nil, fmt.Errorf("value %v: %w", f, err)
+	}
+	return n, nil
 }
 
 func toInt64(v any) (int64, bool) {

@@ -166,6 +166,87 @@ func TestFilterValidateEmptyField(t *testing.T) {
 	}
 }
 
+// TestFilterFloat32 checks that a float32 filter value matches the same
+// float32 written in metadata: encoding/json writes it with 32-bit
+// precision, so the stored number is not float64(f).
+func TestFilterFloat32(t *testing.T) {
+	tests := []struct {
+		name string
+		f    float32
+	}{
+		{"one tenth", 0.1},
+		{"negative", -0.3},
+		{"exact", 1.5},
+		{"integer", 16777216},
+		{"large", 3.4e38},
+		{"max", math.MaxFloat32},
+		{"small", 1e-30},
+		{"smallest denormal", math.SmallestNonzeroFloat32},
+		{"zero", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw, err := json.Marshal(map[string]any{"ratio": tt.f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			e := StoredEvent{StreamID: "s", Version: 1, Type: "T", Metadata: m}
+			for _, f := range []Filter{
+				{Equals("metadata.ratio", tt.f)},
+				{In("metadata.ratio", "x", tt.f)},
+			} {
+				if err := f.Validate(); err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				if !f.Match(e) {
+					t.Errorf("metadata %s: Match(%v) = false, want true (filter value %v)", raw, tt.f, f[0].Values())
+				}
+			}
+		})
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		if err := (Filter{Equals("metadata.x", bad)}).Validate(); !errors.Is(err, ErrInvalidFilter) {
+			t.Errorf("Equals(metadata.x, %v): Validate() = %v, want ErrInvalidFilter", bad, err)
+		}
+	}
+}
+
+// TestFilterPathObjectsOnly checks that a path steps into objects only:
+// a numeric key never indexes an array.
+func TestFilterPathObjectsOnly(t *testing.T) {
+	tests := []struct {
+		name   string
+		meta   string
+		filter Filter
+		want   bool
+	}{
+		{"array element", `{"tags":["x"]}`, Filter{Equals("metadata.tags.0", "x")}, false},
+		{"array element In", `{"tags":["x"]}`, Filter{In("metadata.tags.0", "y", "x")}, false},
+		{"array element Like", `{"tags":["x"]}`, Filter{Like("metadata.tags.0", "%")}, false},
+		{"nested array element", `{"a":[{"b":"x"}]}`, Filter{Equals("metadata.a.0.b", "x")}, false},
+		{"object key 0", `{"tags":{"0":"x"}}`, Filter{Equals("metadata.tags.0", "x")}, true},
+		{"object key 0 In", `{"tags":{"0":"x"}}`, Filter{In("metadata.tags.0", "y", "x")}, true},
+		{"object key 0 Like", `{"tags":{"0":"x"}}`, Filter{Like("metadata.tags.0", "X")}, true},
+		{"object in array in object", `{"a":{"0":[{"b":"x"}]}}`, Filter{Equals("metadata.a.0.0.b", "x")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(tt.meta), &m); err != nil {
+				t.Fatal(err)
+			}
+			e := StoredEvent{StreamID: "s", Version: 1, Type: "T", Metadata: m}
+			if got := tt.filter.Match(e); got != tt.want {
+				t.Errorf("metadata %s: Match() = %v, want %v", tt.meta, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestFilterClauseAccessors(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -180,6 +261,7 @@ func TestFilterClauseAccessors(t *testing.T) {
 		{"Like event_type", Like("event_type", "A%"), OpLike, "event_type", nil, []any{"A%"}},
 		{"metadata numbers normalised to float64", In("metadata.a.b", 1, uint64(2), float32(0.5), json.Number("4")), OpIn, "metadata", []string{"a", "b"}, []any{1.0, 2.0, 0.5, 4.0}},
 		{"metadata string and bool", In("metadata.x", "s", false), OpIn, "metadata", []string{"x"}, []any{"s", false}},
+		{"metadata float32 as its JSON text reads back", Equals("metadata.x", float32(0.1)), OpEquals, "metadata", []string{"x"}, []any{0.1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
