@@ -110,6 +110,10 @@ func foldASCII(expr string) string {
 // same JSON type, and numbers compare as doubles, as evstore.Filter.Match
 // defines; LIKE has no escape character and folds ASCII letters only.
 func (w *where) clause(c evstore.Clause) {
+	var value, text string
+	if c.Field() == "metadata" {
+		value, text = w.metadataPath(c.Path())
+	}
 	var alts []string
 	for _, v := range c.Values() {
 		if c.Field() != "metadata" {
@@ -120,9 +124,6 @@ func (w *where) clause(c evstore.Clause) {
 			}
 			continue
 		}
-		path := w.arg(c.Path())
-		value := "metadata #> " + path + "::text[]"
-		text := "metadata #>> " + path + "::text[]"
 		switch x := v.(type) {
 		case bool:
 			alts = append(alts, value+" = to_jsonb("+w.arg(x)+"::boolean)")
@@ -141,4 +142,17 @@ func (w *where) clause(c evstore.Clause) {
 	} else {
 		w.conds = append(w.conds, "("+strings.Join(alts, " OR ")+")")
 	}
+}
+
+// metadataPath returns expressions for the metadata value at path, as
+// jsonb and as text, with each key an argument. The path steps into
+// objects only, as evstore.Filter.Match does: jsonb's -> with a text key
+// is NULL on an array (where #> would take a numeric key as an index).
+func (w *where) metadataPath(path []string) (value, text string) {
+	parent := "metadata"
+	for _, key := range path[:len(path)-1] {
+		parent += " -> " + w.arg(key) + "::text"
+	}
+	last := w.arg(path[len(path)-1]) + "::text"
+	return "(" + parent + " -> " + last + ")", "(" + parent + " ->> " + last + ")"
 }
