@@ -23,12 +23,13 @@ type Store struct {
 	closeErr  error
 
 	notifier *notifier
+	readPage int // events per Backend.Read of a Read loop or a catch-up
 }
 
 // NewStore returns a Store that keeps its events in b. Backends' Open
 // functions call it; applications rarely need to.
 func NewStore(b Backend) *Store {
-	s := &Store{b: b, done: make(chan struct{})}
+	s := &Store{b: b, done: make(chan struct{}), readPage: defaultReadPage}
 	s.notifier = newNotifier(s)
 	return s
 }

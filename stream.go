@@ -19,8 +19,9 @@ type Stream struct {
 	version atomic.Int64
 }
 
-// readPage is how many events Read fetches from the Backend at a time.
-const readPage = 4096
+// defaultReadPage is how many events Read and a watcher's catch-up fetch
+// from the Backend at a time (Store.readPage; tests shrink it).
+const defaultReadPage = 4096
 
 // ID returns the stream's id.
 func (s *Stream) ID() string { return s.id }
@@ -261,7 +262,7 @@ func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredE
 		remaining := cfg.limit
 		var page []StoredEvent
 		for {
-			q.Limit = readPage
+			q.Limit = s.store.readPage
 			if cfg.limitSet && remaining < q.Limit {
 				q.Limit = remaining
 			}

@@ -101,7 +101,7 @@ func (w *watcher) catchUp(ctx context.Context, upTo int64) error {
 	if upTo <= w.horizon {
 		return nil
 	}
-	q := Query{StreamID: w.s.id, Filter: w.filter, MaxSequence: upTo, Limit: readPage}
+	q := Query{StreamID: w.s.id, Filter: w.filter, MaxSequence: upTo, Limit: w.s.store.readPage}
 	// The cursor moves past every row read, yielded or not, so a page of
 	// rows the watcher skips is never fetched again.
 	q.After = w.pos
