@@ -57,8 +57,11 @@
 // read, watched and snapshotted, but not written to. On All, After, Version
 // and snapshots count in Sequence, and Version is the newest Sequence.
 //
-// Stream.Version is only what the handle last saw. Facts that matter, such
-// as expected versions, are always checked in the database.
+// Stream.Version is only what the handle last saw: a Write's result, an
+// event a Read or Watch loop yielded (a loop that breaks after one event
+// leaves it at that event), Metrics, or the head when the handle was
+// opened. Facts that matter, such as expected versions, are always checked
+// in the database.
 //
 // # Writing
 //
@@ -67,7 +70,11 @@
 // event whose key the stream already has is skipped, and so is a repeated
 // key within one batch (the first wins). A Write whose events all exist
 // already succeeds and returns the current version, so retrying a write that
-// went through is safe.
+// went through is safe. Report(&r) tells such a retry (r.Appended == 0) from
+// a fresh write, with the Sequences of the events written, and
+// Stream.Lookup finds the version of the event with a given key through
+// the stream's key index. An event is at most MaxEventSize bytes of Data
+// and metadata.
 //
 // ExpectVersion(v) makes a Write succeed only when the stream is at exactly
 // v (0: the stream must not exist yet); ExpectExists only when it has at
@@ -106,6 +113,8 @@
 // (DefaultProjection unless Projection is given), at the handle's Version or
 // at AtVersion(v), which is required on All. Each (stream, projection) keeps
 // one snapshot; saving replaces it and does not change the handle's Version.
+// A snapshot above the stream's version is refused with ErrInvalidArgument:
+// replaying from it would skip the events written after it.
 // Stream.LoadSnapshot returns it, or nil, nil when there is none; replay only
 // the events After its Version.
 //
@@ -137,7 +146,9 @@
 // A Store keeps its events in a Backend, the only seam between this package
 // and a database. Package sqlite is the default: one file, no server, no
 // cgo. Package postgres keeps the same API on PostgreSQL, for deployments
-// that outgrow one machine. To write another backend, implement Backend,
-// wrap it with NewStore, and run the conformance kit in package storetest
-// against it.
+// that outgrow one machine. Package memory keeps events in the process
+// only: a fast store for unit tests, and the plainest implementation of
+// Backend to read. To write another backend, implement Backend (calling
+// PlanAppend for the append rule), wrap it with NewStore, and run the
+// conformance kit in package storetest against it.
 package evstore
