@@ -10,16 +10,26 @@ import (
 // A StreamLister is a Backend that can list its streams. Both of evstore's
 // backends are; Store.Streams needs one.
 type StreamLister interface {
-	// Streams returns the metrics of every stream, ordered by id, in one
-	// query (not one per stream).
-	Streams(ctx context.Context) ([]Metrics, error)
+	// Streams yields the metrics of every stream, ordered by id in byte
+	// order, from one query (not one per stream). Rows are opened and
+	// closed inside the iterator: breaking out of the loop releases
+	// everything. An error is yielded once, as the last pair.
+	Streams(ctx context.Context) iter.Seq2[Metrics, error]
 }
 
 // ErrUnsupported means the Backend cannot do what was asked.
 var ErrUnsupported = errors.New("evstore: not supported by this backend")
 
 // Streams yields the metrics of every stream of the store (not All),
-// ordered by id. An error ends the sequence as its last pair.
+// ordered by id in byte order (as sort.Strings orders them). An error ends
+// the sequence as its last pair.
+//
+// The listing is one call into the backend that lasts until the loop
+// ends, and Close waits for it. So the loop body must not call Close (or
+// wait for a goroutine that does); and while another goroutine may close
+// the Store, the body should not call the Store either, as that call
+// would wait for Close, which waits for the loop. Keep the body short: the
+// listing holds a database connection (on SQLite, a read transaction).
 func (s *Store) Streams(ctx context.Context) iter.Seq2[Metrics, error] {
 	return func(yield func(Metrics, error) bool) {
 		lister, ok := s.b.(StreamLister)
@@ -27,14 +37,15 @@ func (s *Store) Streams(ctx context.Context) iter.Seq2[Metrics, error] {
 			yield(Metrics{}, fmt.Errorf("%w: listing streams", ErrUnsupported))
 			return
 		}
-		list, err := call(s, func() ([]Metrics, error) { return lister.Streams(ctx) })
-		for _, m := range list {
-			if !yield(m, nil) {
+		if err := s.enter(); err != nil {
+			yield(Metrics{}, err)
+			return
+		}
+		defer s.leave()
+		for m, err := range lister.Streams(ctx) {
+			if !yield(m, err) || err != nil {
 				return
 			}
-		}
-		if err != nil {
-			yield(Metrics{}, err)
 		}
 	}
 }

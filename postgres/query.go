@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
@@ -44,21 +45,30 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	return m, nil
 }
 
-// Streams implements evstore.StreamLister.
-func (b *backend) Streams(ctx context.Context) ([]evstore.Metrics, error) {
-	rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+" GROUP BY stream_id ORDER BY stream_id")
-	if err != nil {
-		return nil, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err))
-	}
-	defer rows.Close()
-	var out []evstore.Metrics
-	for rows.Next() {
-		var m evstore.Metrics
-		if err := rows.Scan(&m.StreamID, &m.EventCount, &m.Version, &m.LastTimestamp); err != nil {
-			return out, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err))
+// Streams implements evstore.StreamLister. The connection is held until
+// the loop ends.
+func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error] {
+	return func(yield func(evstore.Metrics, error) bool) {
+		rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+
+			` GROUP BY stream_id ORDER BY stream_id`)
+		if err != nil {
+			yield(evstore.Metrics{}, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err)))
+			return
 		}
-		m.LastTimestamp = m.LastTimestamp.UTC()
-		out = append(out, m)
+		defer rows.Close()
+		for rows.Next() {
+			var m evstore.Metrics
+			if err := rows.Scan(&m.StreamID, &m.EventCount, &m.Version, &m.LastTimestamp); err != nil {
+				yield(evstore.Metrics{}, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err)))
+				return
+			}
+			m.LastTimestamp = m.LastTimestamp.UTC()
+			if !yield(m, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(evstore.Metrics{}, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err)))
+		}
 	}
-	return out, interrupted(ctx, rows.Err())
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
@@ -127,31 +128,40 @@ func queryInt(conn *sqlite.Conn, query string, args ...any) (int64, error) {
 }
 
 // Streams implements evstore.StreamLister, with one pass over the
-// (stream_id, version) index.
-func (b *backend) Streams(ctx context.Context) ([]evstore.Metrics, error) {
-	conn, err := take(ctx, b.readers)
-	if err != nil {
-		return nil, err
-	}
-	defer put(b.readers, conn)
-	stmt, err := conn.Prepare("SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM events GROUP BY stream_id ORDER BY stream_id")
-	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err))
-	}
-	defer stmt.Reset()
-	var out []evstore.Metrics
-	for {
-		row, err := stmt.Step()
+// (stream_id, version) index. The connection and its read transaction are
+// held until the loop ends.
+func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error] {
+	return func(yield func(evstore.Metrics, error) bool) {
+		conn, err := take(ctx, b.readers)
 		if err != nil {
-			return out, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err))
+			yield(evstore.Metrics{}, err)
+			return
 		}
-		if !row {
-			return out, nil
+		defer put(b.readers, conn)
+		// stream_id is TEXT with SQLite's default BINARY collation: byte order.
+		stmt, err := conn.Prepare("SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM events GROUP BY stream_id ORDER BY stream_id")
+		if err != nil {
+			yield(evstore.Metrics{}, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err)))
+			return
 		}
-		m := evstore.Metrics{StreamID: stmt.ColumnText(0), EventCount: stmt.ColumnInt64(1), Version: stmt.ColumnInt64(2)}
-		if m.LastTimestamp, err = parseTimestamp(stmt.ColumnText(3)); err != nil {
-			return out, fmt.Errorf("%w: stream %s: %v", evstore.ErrCorrupt, m.StreamID, err)
+		defer stmt.Reset()
+		for {
+			row, err := stmt.Step()
+			if err != nil {
+				yield(evstore.Metrics{}, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err)))
+				return
+			}
+			if !row {
+				return
+			}
+			m := evstore.Metrics{StreamID: stmt.ColumnText(0), EventCount: stmt.ColumnInt64(1), Version: stmt.ColumnInt64(2)}
+			if m.LastTimestamp, err = parseTimestamp(stmt.ColumnText(3)); err != nil {
+				yield(evstore.Metrics{}, fmt.Errorf("%w: stream %s: %v", evstore.ErrCorrupt, m.StreamID, err))
+				return
+			}
+			if !yield(m, nil) {
+				return
+			}
 		}
-		out = append(out, m)
 	}
 }
