@@ -45,12 +45,13 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	return m, nil
 }
 
-// Streams implements evstore.StreamLister. The connection is held until
-// the loop ends.
+// Streams implements evstore.StreamLister. Ids are ordered by bytes
+// (COLLATE "C"), whatever the database's collation, as on SQLite. The
+// connection is held until the loop ends.
 func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error] {
 	return func(yield func(evstore.Metrics, error) bool) {
 		rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+
-			` GROUP BY stream_id ORDER BY stream_id`)
+			` GROUP BY stream_id ORDER BY stream_id COLLATE "C"`)
 		if err != nil {
 			yield(evstore.Metrics{}, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err)))
 			return

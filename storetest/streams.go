@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 func (k *kit) streamsTests() map[string]func(*testing.T) {
 	return map[string]func(*testing.T){
 		"List":       k.testStreams,
+		"ByteOrder":  k.testStreamsByteOrder,
 		"Break":      k.testStreamsBreak,
 		"CloseWaits": k.testStreamsCloseWaits,
 		"Cancelled":  k.testStreamsCancelled,
@@ -60,6 +62,21 @@ func (k *kit) testStreams(t *testing.T) {
 		if metrics(t, stream(t, s, want.id)).LastTimestamp != m.LastTimestamp {
 			t.Errorf("%s: LastTimestamp %v differs from Metrics'", want.id, m.LastTimestamp)
 		}
+	}
+}
+
+// testStreamsByteOrder: ids come in byte order (sort.Strings), whatever
+// order a database's collation would give them.
+func (k *kit) testStreamsByteOrder(t *testing.T) {
+	s := k.store(t)
+	ids := []string{"B", "a", "_x", "é", "Z9", "a-b", "aB", "ab", "A", "e", "f", "Ω", "~", "0", " x", "a b", "ä"}
+	for _, id := range ids {
+		write(t, stream(t, s, id), events("E", 1))
+	}
+	want := slices.Clone(ids)
+	sort.Strings(want)
+	if got := streamIDs(t, ctx(t), s); !slices.Equal(got, want) {
+		t.Errorf("Streams order:\n got %q\nwant %q (byte order)", got, want)
 	}
 }
 
