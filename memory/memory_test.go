@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -148,5 +149,28 @@ func TestStreamsByteOrder(t *testing.T) {
 	}
 	if _, err := handle(t, s, "after-break").Write(ctx, []evstore.CandidateEvent{{Type: "E"}}); err != nil {
 		t.Errorf("write after a broken listing: %v", err)
+	}
+}
+
+// TestReadBounds: positions far beyond the stream select nothing, and
+// fail in no way.
+func TestReadBounds(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	st := handle(t, s, "s")
+	if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "E"}, {Type: "E"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"s", "empty", evstore.All} {
+		for _, opts := range [][]evstore.ReadOption{
+			{evstore.After(math.MaxInt64)},
+			{evstore.After(math.MaxInt64), evstore.Backwards()},
+			{evstore.After(2)},
+			{evstore.After(2), evstore.Backwards(), evstore.Limit(math.MaxInt)},
+		} {
+			for e, err := range handle(t, s, id).Read(ctx, opts...) {
+				t.Errorf("%s: got %+v, %v; want nothing", id, e, err)
+			}
+		}
 	}
 }

@@ -22,9 +22,9 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 
-	// The positions q selects are first..last, both included: versions of
-	// a stream, or Sequences of All.
-	first, last := q.After+1, b.head(q.StreamID)
+	// The positions q selects are q.After+1..last, both included:
+	// versions of a stream, or Sequences of All.
+	last := b.head(q.StreamID)
 	if q.Before > 0 {
 		last = min(last, q.Before-1)
 	}
@@ -44,6 +44,10 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 			last = min(last, int64(i))
 		}
 	}
+	if q.After >= last {
+		return dst, nil // (and q.After+1 cannot overflow below)
+	}
+	first := q.After + 1
 
 	step, p := int64(1), first
 	if q.Backwards {
