@@ -29,9 +29,11 @@
 // in memory until Close; there is no limit on how many.
 //
 // Stored events share no memory with the caller's: Append copies Data and
-// metadata, and every event a Read or Watch returns is a fresh copy, with
-// metadata decoded from JSON as a database backend decodes it (numbers are
-// float64). Snapshots are copied both ways too. As in every backend,
+// metadata, and every event a Read returns is a fresh copy, with metadata
+// decoded from JSON as a database backend decodes it (numbers are
+// float64). Snapshots are copied both ways too. (Live events of a Watch
+// are shared by the Store between its watchers, whatever the backend: see
+// evstore.Stream.Watch.) As in every backend,
 // Sequences start at 1 and increase; here they also have no gaps, which
 // code should not rely on, since databases may skip some.
 package memory
