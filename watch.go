@@ -130,11 +130,10 @@ func (w *watcher) catchUp(ctx context.Context, upTo int64) error {
 	return nil
 }
 
-// apply yields the events of a live batch that the watcher has not seen.
+// apply yields the events of a live batch that ends after the watcher's
+// horizon, catching up from the database first if the ring has dropped the
+// batches between them.
 func (w *watcher) apply(ctx context.Context, b *batch) error {
-	if b.to <= w.horizon {
-		return nil
-	}
 	if b.from > w.horizon {
 		if err := w.catchUp(ctx, b.from); err != nil || w.stopped {
 			return err
