@@ -16,10 +16,15 @@ import (
 var ErrBusy = errors.New("evstore/sqlite: database is locked by another writer (busy timeout expired)")
 
 // translate maps driver errors onto evstore's sentinel errors, and ErrBusy,
-// where one applies, keeping the driver's message.
+// where one applies, keeping the driver's message. A write through a
+// read-only connection (ReadOnly, or a file the process may not write)
+// becomes ErrReadOnly.
 func translate(err error) error {
-	if err == nil || errors.Is(err, evstore.ErrCorrupt) || errors.Is(err, ErrBusy) {
+	if err == nil || errors.Is(err, evstore.ErrCorrupt) || errors.Is(err, ErrBusy) || errors.Is(err, evstore.ErrReadOnly) {
 		return err
+	}
+	if sqlite.ErrCode(err) == sqlite.ResultReadOnly { // "attempt to write a readonly database"
+		return fmt.Errorf("%w: the database is open read-only (sqlite.ReadOnly, or a file this process may not write): %v", evstore.ErrReadOnly, err)
 	}
 	switch sqlite.ErrCode(err).ToPrimary() {
 	case sqlite.ResultNotADB, sqlite.ResultCorrupt:

@@ -40,23 +40,26 @@ var tables = []struct{ name, check string }{
 }
 
 // checkSchema returns ErrCorrupt if the file is not an SQLite database or
-// has tables that are not an event store's. It changes nothing.
-func checkSchema(conn *sqlite.Conn) error {
+// has tables that are not an event store's, and otherwise the tables of
+// the list that the file has. It changes nothing.
+func checkSchema(conn *sqlite.Conn) (found map[string]bool, err error) {
+	found = make(map[string]bool, len(tables))
 	for _, tbl := range tables {
 		n, err := queryInt(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", tbl.name)
 		if err != nil {
-			return translate(err)
+			return nil, translate(err)
 		}
 		if n == 0 {
 			continue
 		}
 		check, _, err := conn.PrepareTransient(tbl.check)
 		if err != nil {
-			return fmt.Errorf("%w: table %s does not match the event store schema: %v", evstore.ErrCorrupt, tbl.name, err)
+			return nil, fmt.Errorf("%w: table %s does not match the event store schema: %v", evstore.ErrCorrupt, tbl.name, err)
 		}
 		check.Finalize()
+		found[tbl.name] = true
 	}
-	return nil
+	return found, nil
 }
 
 // initSchema creates the tables that are missing.

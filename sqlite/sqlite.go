@@ -21,6 +21,7 @@ type config struct {
 	busyTimeout  time.Duration
 	readers      int
 	mmapSize     int64
+	readOnly     bool
 }
 
 // WithPollInterval sets how often watchers look for writes by other
@@ -43,6 +44,27 @@ func WithReaders(n int) Option { return func(c *config) { c.readers = n } }
 // takes a few milliseconds longer.
 func WithMmapSize(n int64) Option { return func(c *config) { c.mmapSize = n } }
 
+// ReadOnly opens the file for reading only (SQLITE_OPEN_READONLY): Open
+// changes nothing in it (no journal mode, no tables, not one byte) and
+// fails if it does not exist. The file must already be an event store: one
+// without an events table, or whose tables lack the columns evstore reads,
+// gives ErrCorrupt, where Open without ReadOnly would add the tables. A
+// file without a snapshots table reads as having no snapshots.
+//
+// Through such a Store, Stream.Write and Stream.Snapshot fail with
+// ErrReadOnly; reads, metrics, stream listing and Watch work as usual
+// (writes by other processes show up within the poll interval).
+//
+// A file in rollback-journal mode, as another application's database
+// usually is, is left exactly as it was. A file in WAL mode, as every file
+// evstore or py-event-sourcing writes is, can only be read through its -wal
+// and -shm files: SQLite creates them if they are missing (a read-only
+// connection then leaves them behind; the next writer to close removes
+// them), and reading fails if they are missing and cannot be created (a
+// directory without write permission). ":memory:" cannot be opened
+// read-only.
+func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
+
 // backend is the evstore.Backend of an SQLite database.
 type backend struct {
 	path   string
@@ -61,6 +83,8 @@ type backend struct {
 	heads heads                                    // stream versions, for the writer connection's holder
 
 	beforeCommit func() // tests only: runs in each write transaction before COMMIT
+
+	noSnapshots bool // ReadOnly only: the file has no snapshots table
 }
 
 var (
@@ -71,10 +95,14 @@ var (
 // Open opens (creating it if needed) the SQLite event store at path, or a
 // private in-memory one for ":memory:". A file that is not an SQLite
 // database, or whose tables are not an event store's, gives ErrCorrupt.
+// With ReadOnly, Open only reads the file, which must exist.
 func Open(ctx context.Context, path string, opts ...Option) (*evstore.Store, error) {
 	b, err := open(ctx, path, opts)
 	if err != nil {
 		return nil, err
+	}
+	if b.cfg.readOnly {
+		return evstore.NewStore(readOnlyBackend{b}), nil
 	}
 	return evstore.NewStore(b), nil
 }
@@ -99,9 +127,17 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 	}
 	b := &backend{path: path, cfg: cfg, memory: path == ":memory:"}
 	if b.memory {
+		if cfg.readOnly {
+			return nil, fmt.Errorf("%w: a private in-memory database cannot be opened read-only", evstore.ErrInvalidArgument)
+		}
 		cfg.readers = 1
 	} else if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s is a directory", evstore.ErrInvalidArgument, path)
+	} else if cfg.readOnly {
+		if err != nil {
+			return nil, fmt.Errorf("evstore/sqlite: open %s read-only: %w", path, err)
+		}
+		return b, b.openReadOnly(ctx)
 	}
 	w, err := b.openConn(ctx, true)
 	if err != nil {
@@ -132,9 +168,54 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 	return b, nil
 }
 
+// openReadOnly opens the connections of a ReadOnly backend, after checking
+// that the file is an event store. They all serve reads, and b.writer is
+// the same pool: a write (Append, SaveSnapshot, ...) gets a read-only
+// connection, where SQLite refuses it before it changes anything, and
+// translate makes that ErrReadOnly.
+func (b *backend) openReadOnly(ctx context.Context) error {
+	b.readers = make(chan *sqlite.Conn, b.cfg.readers)
+	b.writer = b.readers
+	for i := range b.cfg.readers {
+		conn, err := b.openConn(ctx, false)
+		if err == nil && i == 0 {
+			err = b.checkReadOnly(conn)
+			if err != nil {
+				conn.Close()
+			}
+		}
+		if err != nil {
+			b.closeConns()
+			return err
+		}
+		b.conns = append(b.conns, conn)
+		b.readers <- conn
+	}
+	return nil
+}
+
+// checkReadOnly fails unless the file has the tables of an event store.
+func (b *backend) checkReadOnly(conn *sqlite.Conn) error {
+	found, err := checkSchema(conn)
+	switch code := sqlite.ErrCode(err); {
+	case code == sqlite.ResultReadOnlyDirectory || code == sqlite.ResultReadOnlyCantInit:
+		return fmt.Errorf("evstore/sqlite: open %s read-only: the file is in WAL mode and its -shm file is missing and cannot be created (make the directory writable, or open the file once without ReadOnly): %w", b.path, err)
+	case err != nil:
+		return fmt.Errorf("evstore/sqlite: open %s: %w", b.path, err)
+	case !found["events"]:
+		return fmt.Errorf("evstore/sqlite: %s is not an evstore/py-event-sourcing database: it has no events table (%w)", b.path, evstore.ErrCorrupt)
+	}
+	b.noSnapshots = !found["snapshots"]
+	return nil
+}
+
 // openConn opens a connection with the pragmas every connection needs.
 func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, error) {
-	conn, err := sqlite.OpenConn(b.path, sqlite.OpenReadWrite|sqlite.OpenCreate)
+	flags := sqlite.OpenReadWrite | sqlite.OpenCreate
+	if b.cfg.readOnly {
+		flags = sqlite.OpenReadOnly
+	}
+	conn, err := sqlite.OpenConn(b.path, flags)
 	if err != nil {
 		return nil, fmt.Errorf("evstore/sqlite: open %s: %w", b.path, translate(err))
 	}
@@ -154,7 +235,7 @@ func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, erro
 // initWriter checks the file, without changing anything if it is not an
 // event store, then turns on WAL and creates the missing tables.
 func (b *backend) initWriter(ctx context.Context, w *sqlite.Conn) error {
-	if err := checkSchema(w); err != nil {
+	if _, err := checkSchema(w); err != nil {
 		return err
 	}
 	pragmas := []string{"PRAGMA synchronous=NORMAL"}
@@ -211,4 +292,23 @@ func (b *backend) closeConns() error {
 	}
 	b.conns = nil
 	return errors.Join(errs...)
+}
+
+// readOnlyBackend is the Backend of a Store opened with ReadOnly. Its
+// connections are read-only, so SQLite itself refuses every write, which
+// translate turns into ErrReadOnly.
+type readOnlyBackend struct{ *backend }
+
+var (
+	_ evstore.Backend      = readOnlyBackend{}
+	_ evstore.StreamLister = readOnlyBackend{}
+)
+
+// LoadSnapshot implements evstore.Backend. A file without a snapshots
+// table has no snapshots.
+func (b readOnlyBackend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
+	if b.noSnapshots {
+		return nil, nil
+	}
+	return b.backend.LoadSnapshot(ctx, streamID, projection)
 }
