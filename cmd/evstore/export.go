@@ -15,7 +15,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	store, all, err := sf.stream(ctx, evstore.All, true)
+	store, all, err := sf.stream(ctx, evstore.All, readOnly)
 	if err != nil {
 		return err
 	}

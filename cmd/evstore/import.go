@@ -41,7 +41,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			total = max(fi.Size(), 1)
 		}
 	}
-	store, err := sf.open(ctx, false)
+	store, err := sf.open(ctx, readWrite)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *backwards {
 		opts = append(opts, evstore.Backwards())
 	}
-	store, st, err := sf.stream(ctx, id, true)
+	store, st, err := sf.stream(ctx, id, readOnly)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	store, st, err := sf.stream(ctx, id, true)
+	store, st, err := sf.stream(ctx, id, readOnly)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	store, all, err := sf.stream(ctx, evstore.All, true)
+	store, all, err := sf.stream(ctx, evstore.All, readOnly)
 	if err != nil {
 		return err
 	}

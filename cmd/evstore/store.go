@@ -37,9 +37,21 @@ func addStoreFlags(ctx context.Context, fs *flag.FlagSet) *storeFlags {
 	return sf
 }
 
-// open opens the selected store. Reading commands pass mustExist, so that a
-// mistyped path is an error rather than a new, empty database.
-func (sf *storeFlags) open(ctx context.Context, mustExist bool) (*evstore.Store, error) {
+// An access says what a command does with the store.
+type access int
+
+const (
+	// readWrite: the command writes; a missing SQLite file is created.
+	readWrite access = iota
+	// readOnly: the command only reads. The SQLite file must exist and is
+	// opened read-only (sqlite.ReadOnly): the command changes nothing in
+	// it, and a file that is not an event store is an error, not one that
+	// gets evstore's tables.
+	readOnly
+)
+
+// open opens the selected store for what the command does.
+func (sf *storeFlags) open(ctx context.Context, mode access) (*evstore.Store, error) {
 	if sf.dsn != "" {
 		if sf.db != "" {
 			return nil, errors.New("give --db or --store, not both")
@@ -50,12 +62,13 @@ func (sf *storeFlags) open(ctx context.Context, mustExist bool) (*evstore.Store,
 		return postgres.Open(ctx, sf.dsn, postgres.WithSchema(sf.schema))
 	}
 	path := sf.path()
-	if mustExist {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("no database at %s (give --db FILE or set EVSTORE_DB)", path)
-		}
+	if mode == readWrite {
+		return sqlite.Open(ctx, path)
 	}
-	return sqlite.Open(ctx, path)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database at %s (give --db FILE or set EVSTORE_DB)", path)
+	}
+	return sqlite.Open(ctx, path, sqlite.ReadOnly())
 }
 
 // path returns the SQLite file: --db, else $EVSTORE_DB, else ./events.db.
@@ -71,8 +84,8 @@ func (sf *storeFlags) path() string {
 
 // stream opens the selected store and a handle on stream id. The caller
 // closes the store.
-func (sf *storeFlags) stream(ctx context.Context, id string, mustExist bool) (*evstore.Store, *evstore.Stream, error) {
-	store, err := sf.open(ctx, mustExist)
+func (sf *storeFlags) stream(ctx context.Context, id string, mode access) (*evstore.Store, *evstore.Stream, error) {
+	store, err := sf.open(ctx, mode)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,7 +14,7 @@ func runStreams(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	store, err := sf.open(ctx, true)
+	store, err := sf.open(ctx, readOnly)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *after >= 0 {
 		opts = append(opts, evstore.After(*after))
 	}
-	store, st, err := sf.stream(ctx, id, true)
+	store, st, err := sf.stream(ctx, id, readOnly)
 	if err != nil {
 		return err
 	}

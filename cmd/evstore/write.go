@@ -48,7 +48,7 @@ func runWrite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *expect >= 0 {
 		opts = append(opts, evstore.ExpectVersion(*expect))
 	}
-	store, st, err := sf.stream(ctx, id, false)
+	store, st, err := sf.stream(ctx, id, readWrite)
 	if err != nil {
 		return err
 	}
