@@ -63,7 +63,7 @@ func (j eventJSON) candidate() (evstore.CandidateEvent, error) {
 	case j.DataBase64 != "":
 		data, err := base64.StdEncoding.DecodeString(j.DataBase64)
 		if err != nil {
-			return e, fmt.Errorf("data_base64: %v", err)
+			return e, fmt.Errorf("%w: data_base64: %v", evstore.ErrInvalidEvent, err)
 		}
 		e.Data = data
 	case len(j.Data) > 0:

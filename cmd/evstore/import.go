@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +14,20 @@ import (
 )
 
 // importBatch is how many consecutive events of one stream import writes
-// at once.
-const importBatch = 1000
+// at once, and importBatchBytes about how many bytes of data and metadata:
+// big events go a few at a time, so that a run never holds more than a
+// couple of them in memory.
+const (
+	importBatch      = 1000
+	importBatchBytes = 2 * evstore.MaxEventSize
+)
+
+// maxLineBytes is the longest line import reads: the longest an event within
+// evstore.MaxEventSize can be written as, with every byte of its data as
+// base64 text in which each character is a six-byte \u escape (8 bytes of
+// line per byte of event), plus room for its other fields. A longer line
+// is refused without reading the rest of it into memory.
+const maxLineBytes = 8*evstore.MaxEventSize + 1<<20
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", "import FILE|- [flags]", "evstore --db copy.db import events.jsonl", stderr)
@@ -49,24 +63,23 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	im := &importer{ctx: ctx, store: store, streams: map[string]*evstore.Stream{}}
 	bar := newProgress(stderr, isTerminal(stderr) && positional[0] != "-", int(total))
 	defer bar.done()
-	lines := bufio.NewScanner(in)
-	lines.Buffer(make([]byte, 1<<20), 64<<20)
+	lines := newLineReader(in, maxLineBytes)
 	var read int64
-	for n := 1; lines.Scan(); n++ {
-		read += int64(len(lines.Bytes())) + 1
-		var j eventJSON
-		if err := json.Unmarshal(lines.Bytes(), &j); err != nil {
-			return fmt.Errorf("line %d: %v", n, err)
+	for n := 1; ; n++ {
+		text, err := lines.next()
+		if err == io.EOF {
+			break
 		}
-		if err := im.add(j); err != nil {
-			return fmt.Errorf("line %d: %w", n, err)
+		if err != nil {
+			return im.stop(fmt.Errorf("line %d: %w", n, err))
+		}
+		read += int64(len(text)) + 1
+		if err := im.add(n, text); err != nil {
+			return im.stop(err)
 		}
 		if n%1024 == 0 {
 			bar.set(int(min(read, total)))
 		}
-	}
-	if err := lines.Err(); err != nil {
-		return err
 	}
 	if err := im.flush(); err != nil {
 		return err
@@ -79,6 +92,47 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// errLineTooLong is a line over maxLineBytes.
+var errLineTooLong = fmt.Errorf("%w: line over %s, longer than any event within MaxEventSize (%s)",
+	evstore.ErrInvalidEvent, humanBytes(maxLineBytes), humanBytes(evstore.MaxEventSize))
+
+// A lineReader reads lines of any length up to a limit.
+type lineReader struct {
+	r   *bufio.Reader
+	max int
+	buf []byte
+}
+
+func newLineReader(r io.Reader, max int) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, 1<<20), max: max}
+}
+
+// next returns the next line without its "\n", valid until the next call,
+// or io.EOF after the last. A line over the limit gives errLineTooLong.
+func (lr *lineReader) next() ([]byte, error) {
+	lr.buf = lr.buf[:0]
+	for {
+		chunk, err := lr.r.ReadSlice('\n')
+		lr.buf = append(lr.buf, chunk...)
+		if len(lr.buf) > lr.max+1 { // the line and its "\n"
+			return nil, errLineTooLong
+		}
+		line := lr.buf
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == nil:
+			line = line[:len(line)-1]
+		case err != io.EOF || len(line) == 0:
+			return nil, err
+		} // else the last line, without "\n"
+		if len(line) > lr.max {
+			return nil, errLineTooLong
+		}
+		return line, nil
+	}
+}
+
 // An importer writes runs of consecutive events of one stream. It keeps
 // each event's version: events whose versions the stream already has are
 // skipped (it compares versions, not contents), so importing a file twice,
@@ -89,34 +143,79 @@ type importer struct {
 	store            *evstore.Store
 	streams          map[string]*evstore.Stream
 	run              []evstore.CandidateEvent
+	runBytes         int // of data and metadata in run
 	runStream        string
 	runFrom, runTo   int64 // versions of the run
+	runLine          int   // line of the run's first event
 	written, skipped int
 }
 
-func (im *importer) add(j eventJSON) error {
-	if j.StreamID == "" || j.Type == "" || j.Version < 1 {
-		return fmt.Errorf("an event needs stream_id, type and a version above 0")
-	}
-	e, err := j.candidate()
+// add reads line n and adds its event to the run, writing the run first
+// if the event does not continue it. Its errors name the line, or the
+// lines of the run it failed to write.
+func (im *importer) add(n int, line []byte) error {
+	j, e, size, err := parseLine(line)
 	if err != nil {
-		return err
+		return fmt.Errorf("line %d: %w", n, err)
 	}
-	if j.StreamID != im.runStream || j.Version != im.runTo+1 || len(im.run) == importBatch {
+	if j.StreamID != im.runStream || j.Version != im.runTo+1 || len(im.run) == importBatch || im.runBytes+size > importBatchBytes {
 		if err := im.flush(); err != nil {
 			return err
 		}
-		im.runStream, im.runFrom = j.StreamID, j.Version
+		im.runStream, im.runFrom, im.runLine = j.StreamID, j.Version, n
 	}
-	im.run, im.runTo = append(im.run, e), j.Version
+	im.run, im.runTo, im.runBytes = append(im.run, e), j.Version, im.runBytes+size
 	return nil
 }
 
+// parseLine reads one line: the event, as written and as it is to be
+// written, and its size.
+func parseLine(line []byte) (j eventJSON, e evstore.CandidateEvent, size int, err error) {
+	if err = json.Unmarshal(line, &j); err != nil {
+		return j, e, 0, fmt.Errorf("%w: %v", evstore.ErrInvalidEvent, err)
+	}
+	if j.StreamID == "" || j.Type == "" || j.Version < 1 {
+		return j, e, 0, fmt.Errorf("%w: an event needs stream_id, type and a version above 0", evstore.ErrInvalidEvent)
+	}
+	if e, err = j.candidate(); err != nil {
+		return j, e, 0, err
+	}
+	size, err = eventSize(e)
+	return j, e, size, err
+}
+
+// eventSize returns the bytes of data and encoded metadata of e, which
+// Write limits to evstore.MaxEventSize, or an error if it is over: import
+// checks it itself so that the error names the line.
+func eventSize(e evstore.CandidateEvent) (int, error) {
+	size := len(e.Data)
+	if len(e.Metadata) > 0 {
+		var buf bytes.Buffer
+		if err := newEncoder(&buf).Encode(e.Metadata); err != nil {
+			return 0, fmt.Errorf("%w: metadata: %v", evstore.ErrInvalidEvent, err)
+		}
+		size += buf.Len() - 1 // without Encode's "\n", as the store encodes it
+	}
+	if size > evstore.MaxEventSize {
+		return 0, fmt.Errorf("%w: %d bytes of data and metadata (%s), over MaxEventSize (%s)",
+			evstore.ErrInvalidEvent, size, humanBytes(int64(size)), humanBytes(evstore.MaxEventSize))
+	}
+	return size, nil
+}
+
+// flush writes the run.
 func (im *importer) flush() error {
 	if len(im.run) == 0 {
 		return nil
 	}
-	defer func() { im.run = im.run[:0] }()
+	defer func() { im.run, im.runBytes = im.run[:0], 0 }()
+	if err := im.write(); err != nil {
+		return fmt.Errorf("lines %d-%d (stream %s, versions %d-%d): %w", im.runLine, im.runLine+len(im.run)-1, im.runStream, im.runFrom, im.runTo, err)
+	}
+	return nil
+}
+
+func (im *importer) write() error {
 	st := im.streams[im.runStream]
 	if st == nil {
 		var err error
@@ -144,4 +243,14 @@ func (im *importer) flush() error {
 	im.written += int(after - v)
 	im.skipped += len(run) - int(after-v) // keys the stream had
 	return nil
+}
+
+// stop ends an import that failed with err, at a line or at a run it
+// could not write: it writes the events of the lines before, none from
+// there on, and says what it did.
+func (im *importer) stop(err error) error {
+	if ferr := im.flush(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	return fmt.Errorf("%w; imported %d events from the lines before it, %d already there", err, im.written, im.skipped)
 }
