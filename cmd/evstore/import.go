@@ -82,7 +82,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if err := im.flush(); err != nil {
-		return err
+		return im.stop(err)
 	}
 	bar.set(int(total))
 	if *asJSON {
@@ -210,6 +210,9 @@ func (im *importer) flush() error {
 	}
 	defer func() { im.run, im.runBytes = im.run[:0], 0 }()
 	if err := im.write(); err != nil {
+		if len(im.run) == 1 {
+			return fmt.Errorf("line %d (stream %s, version %d): %w", im.runLine, im.runStream, im.runFrom, err)
+		}
 		return fmt.Errorf("lines %d-%d (stream %s, versions %d-%d): %w", im.runLine, im.runLine+len(im.run)-1, im.runStream, im.runFrom, im.runTo, err)
 	}
 	return nil
