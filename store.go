@@ -13,9 +13,14 @@ import (
 type Store struct {
 	b Backend
 
-	// mu is held shared by every call into b, and exclusively by Close, so
-	// that Close waits for calls in flight and later calls see closed.
-	mu     sync.RWMutex
+	// The call gate: every call into b counts itself in active, under mu;
+	// Close sets closed, so that later calls return ErrClosed at once, and
+	// waits on idle until active is back to zero. Unlike a read lock, a
+	// call made while another is in flight (from a Streams loop, say)
+	// never waits for Close.
+	mu     sync.Mutex
+	idle   sync.Cond
+	active int
 	closed bool
 
 	done      chan struct{} // closed when Close starts
@@ -30,6 +35,7 @@ type Store struct {
 // functions call it; applications rarely need to.
 func NewStore(b Backend) *Store {
 	s := &Store{b: b, done: make(chan struct{}), readPage: defaultReadPage}
+	s.idle.L = &s.mu
 	s.notifier = newNotifier(s)
 	return s
 }
@@ -43,6 +49,9 @@ func (s *Store) Close() error {
 		close(s.done)
 		s.mu.Lock()
 		s.closed = true
+		for s.active > 0 {
+			s.idle.Wait()
+		}
 		s.mu.Unlock()
 		s.notifier.stop()
 		s.closeErr = s.b.Close()
@@ -52,15 +61,22 @@ func (s *Store) Close() error {
 
 // enter marks the start of a call into the Backend; leave ends it.
 func (s *Store) enter() error {
-	s.mu.RLock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return ErrClosed
 	}
+	s.active++
 	return nil
 }
 
-func (s *Store) leave() { s.mu.RUnlock() }
+func (s *Store) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active--; s.active == 0 && s.closed {
+		s.idle.Broadcast()
+	}
+}
 
 // call runs f as a call into the Backend, between enter and leave, so
 // that Close waits for it even if f panics.

@@ -25,11 +25,11 @@ var ErrUnsupported = errors.New("evstore: not supported by this backend")
 // the sequence as its last pair.
 //
 // The listing is one call into the backend that lasts until the loop
-// ends, and Close waits for it. So the loop body must not call Close (or
-// wait for a goroutine that does); and while another goroutine may close
-// the Store, the body should not call the Store either, as that call
-// would wait for Close, which waits for the loop. Keep the body short: the
-// listing holds a database connection (on SQLite, a read transaction).
+// ends, and Close waits for it, so the loop body must not call Close (or
+// wait for a goroutine that does). It may call the Store: once another
+// goroutine has begun to Close it, those calls return ErrClosed. Keep the
+// body short: the listing holds a database connection (on SQLite, a read
+// transaction).
 func (s *Store) Streams(ctx context.Context) iter.Seq2[Metrics, error] {
 	return func(yield func(Metrics, error) bool) {
 		lister, ok := s.b.(StreamLister)

@@ -158,3 +158,49 @@ func TestStoreStreamsCloseWaits(t *testing.T) {
 		t.Fatal("Close did not return after the loop ended")
 	}
 }
+
+// TestStoreStreamsCallsDuringClose: a Streams loop body that calls the
+// Store while another goroutine closes it gets ErrClosed, not a deadlock
+// (as it would with a read lock that a waiting Close blocks).
+func TestStoreStreamsCallsDuringClose(t *testing.T) {
+	b := &listerBackend{ids: []string{"a", "b"}}
+	s := NewStore(b)
+	closed := make(chan error, 1)
+	for m, err := range s.Streams(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.StreamID != "a" {
+			continue
+		}
+		go func() { closed <- s.Close() }()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			s.mu.Lock()
+			closing := s.closed
+			s.mu.Unlock()
+			if closing {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("Close did not start")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		got := make(chan error, 1)
+		go func() {
+			_, err := s.Stream(context.Background(), "x")
+			got <- err
+		}()
+		select {
+		case err := <-got:
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("Stream during Close: got %v, want ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a call from the loop body waits for Close, which waits for the loop")
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
