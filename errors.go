@@ -11,7 +11,8 @@ var (
 	// ErrConflict means an expected version did not hold. The error is a
 	// *ConflictError, which errors.As extracts.
 	ErrConflict = errors.New("evstore: version conflict")
-	// ErrReadOnly means a write to All, which only reads.
+	// ErrReadOnly means a write to All, which only reads, or through a
+	// Store opened read-only (sqlite.ReadOnly).
 	ErrReadOnly = errors.New("evstore: stream is read-only")
 	// ErrInvalidEvent means an event that cannot be stored: an empty Type,
 	// text that is not UTF-8 without NUL bytes, or metadata that is not

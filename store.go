@@ -9,7 +9,9 @@ import (
 )
 
 // A Store is an event store: a set of streams kept by a Backend. Open one
-// with sqlite.Open; it is safe for concurrent use by many goroutines. Close it when done: Close stops every goroutine it started.
+// with sqlite.Open (or postgres.Open, or memory.Open for tests); it is safe
+// for concurrent use by many goroutines. Close it when done: Close stops
+// every goroutine it started.
 type Store struct {
 	b Backend
 
