@@ -38,21 +38,30 @@ func Run(t *testing.T, open OpenFunc) {
 	groups := []struct {
 		name  string
 		tests map[string]func(*testing.T)
+		// probe, when set, tells whether the backend has the optional
+		// capability the group tests: a backend that declares it missing
+		// (the Store answers ErrUnsupported) has the group skipped.
+		probe func(t *testing.T, s *evstore.Store) error
 	}{
-		{"Write", k.writeTests()},
-		{"Keys", k.keysTests()},
-		{"Read", k.readTests()},
-		{"Filter", k.filterTests()},
-		{"Snapshot", k.snapshotTests()},
-		{"Metrics", k.metricsTests()},
-		{"Streams", k.streamsTests()},
-		{"Watch", k.watchTests()},
-		{"Concurrency", k.concurrencyTests()},
-		{"Errors", k.errorTests()},
-		{"Close", k.closeTests()},
+		{"Write", k.writeTests(), nil},
+		{"Keys", k.keysTests(), nil},
+		{"Read", k.readTests(), nil},
+		{"Filter", k.filterTests(), nil},
+		{"Snapshot", k.snapshotTests(), nil},
+		{"Metrics", k.metricsTests(), nil},
+		{"Streams", k.streamsTests(), probeStreams},
+		{"Watch", k.watchTests(), nil},
+		{"Concurrency", k.concurrencyTests(), nil},
+		{"Errors", k.errorTests(), nil},
+		{"Close", k.closeTests(), nil},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
+			if g.probe != nil {
+				if err := g.probe(t, k.store(t)); errors.Is(err, evstore.ErrUnsupported) {
+					t.Skipf("the backend declares this capability missing: %v", err)
+				}
+			}
 			names := make([]string, 0, len(g.tests))
 			for name := range g.tests {
 				names = append(names, name)
@@ -63,6 +72,14 @@ func Run(t *testing.T, open OpenFunc) {
 			}
 		})
 	}
+}
+
+// probeStreams returns ErrUnsupported if the backend is no StreamLister.
+func probeStreams(t *testing.T, s *evstore.Store) error {
+	for _, err := range s.Streams(ctx(t)) {
+		return err
+	}
+	return nil
 }
 
 type kit struct{ open OpenFunc }
