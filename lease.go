@@ -1,0 +1,88 @@
+package evstore
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+)
+
+// This file holds what a Backend implements so that consumers can run on
+// it: checkpoints and leases, kept in the store's database.
+
+// A ConsumerBackend is a Backend that keeps consumers' checkpoints and
+// leases. Store.Consume, Store.Consumers and Store.ResetConsumer need one.
+type ConsumerBackend interface {
+	// AcquireLease tries, once, to make the caller the active instance of
+	// the consumer key. It returns the Lease when it did, and nil, nil
+	// when another instance holds the consumer: an unexpired lease on
+	// key, or on any partition of key.Name with another key.Members (an
+	// instance that splits the consumer differently, see Partition). Each
+	// acquisition gets a generation above every earlier one of key, so
+	// that a holder that lost its lease cannot save over its successor.
+	AcquireLease(ctx context.Context, key ConsumerKey, ttl time.Duration) (Lease, error)
+
+	// ListConsumers yields every consumer that has run (been leased or
+	// reset), ordered by name (in byte order), then Members, then
+	// Partition.
+	ListConsumers(ctx context.Context) iter.Seq2[ConsumerInfo, error]
+
+	// ResetConsumer sets the checkpoint of every partition of the consumer
+	// name to position, creating the checkpoint of the consumer without
+	// partitions if the name has none. While any of them is leased it
+	// changes nothing and returns an error wrapping ErrConflict.
+	ResetConsumer(ctx context.Context, name string, position int64) error
+}
+
+// A ConsumerKey names one consumer, or one partition of it.
+type ConsumerKey struct {
+	Name string
+	// Partition and Members are those of Partition(m, n); both are 0 for a
+	// consumer without partitions.
+	Partition, Members int
+}
+
+// A Lease is an instance's hold on a consumer, from AcquireLease. Its
+// methods are called by one goroutine at a time.
+type Lease interface {
+	// Checkpoint returns the consumer's checkpoint when the lease was
+	// taken: the Sequence of the last event processed, and whether the
+	// consumer had one. A key that never had a checkpoint of its own
+	// starts from the lowest checkpoint of the name's partitions under
+	// another Members, if there are any (found is then true).
+	Checkpoint() (position int64, found bool)
+
+	// Save moves the checkpoint to position and renews the lease; the
+	// checkpoint's Updated time changes only if position did. external
+	// records that a Positioner keeps the position and this is only what
+	// it last reported. If the lease was lost (another instance acquired
+	// the key since), it saves nothing and returns ErrLeaseLost.
+	Save(ctx context.Context, position int64, external bool) error
+
+	// Renew extends the lease by its ttl, or returns ErrLeaseLost.
+	Renew(ctx context.Context) error
+
+	// Release gives the lease up, so that a standby can take over at once.
+	// The checkpoint stays. Release is called once, last.
+	Release(ctx context.Context) error
+}
+
+// ErrLeaseLost means that an instance's lease on a consumer passed to
+// another instance (it had expired, or its database session ended).
+var ErrLeaseLost = errors.New("evstore: consumer lease lost")
+
+// A ConsumerInfo describes a consumer (or one partition of it), as
+// Store.Consumers lists them.
+type ConsumerInfo struct {
+	Name string
+	// Partition and Members are those of Partition(m, n); Members is 0 for
+	// a consumer without partitions.
+	Partition, Members int
+	// Position is the Sequence of the last event processed.
+	Position int64
+	// Updated is when the position last moved, in UTC.
+	Updated time.Time
+	// External means a Positioner keeps the position; this is the one it
+	// last reported.
+	External bool
+}
