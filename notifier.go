@@ -34,8 +34,12 @@ type notifier struct {
 	ring     []*batch      // recent batches, oldest first; they may have gaps
 	events   int           // events in ring
 	bytes    int           // their size, as eventSize counts it
-	changed  chan struct{} // closed, and replaced, when a batch is added
+	changed  chan struct{} // closed, and replaced, when a batch is added or head moves for followers
 	watchers int           // watchers running; none means nothing to publish
+	// followers (consumers) need only to know how far the store has
+	// committed: head, the newest Sequence published.
+	followers int
+	head      int64
 	started  bool
 	stopped  bool
 	cancel   context.CancelFunc
@@ -91,21 +95,57 @@ func (n *notifier) kick(last int64) {
 func (n *notifier) join(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if err := n.start(ctx); err != nil {
+		return err
+	}
+	n.watchers++
+	return nil
+}
+
+// follow registers a follower (a consumer), which learns from published
+// how far the store has committed; the same ordering argument as join's
+// holds for the Head it reads after follow returns.
+func (n *notifier) follow(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.start(ctx); err != nil {
+		return err
+	}
+	n.followers++
+	return nil
+}
+
+func (n *notifier) unfollow() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.followers--
+}
+
+// published returns the newest Sequence the notifier has seen committed,
+// and a channel closed when it moves on.
+func (n *notifier) published() (int64, <-chan struct{}) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.head, n.changed
+}
+
+// start starts the notifier goroutine on first use; n.mu is held.
+func (n *notifier) start(ctx context.Context) error {
 	if n.stopped {
 		return ErrClosed
 	}
-	if !n.started {
-		last, err := n.s.head(ctx, All)
-		if err != nil {
-			return err
-		}
-		n.started = true
-		runCtx, cancel := context.WithCancel(context.Background())
-		n.cancel = cancel
-		n.wg.Add(1)
-		go n.run(runCtx, last)
+	if n.started {
+		return nil
 	}
-	n.watchers++
+	last, err := n.s.head(ctx, All)
+	if err != nil {
+		return err
+	}
+	n.started, n.head = true, last
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(1)
+	go n.run(runCtx, last)
 	return nil
 }
 
@@ -183,6 +223,7 @@ func (n *notifier) publish(ctx context.Context, last, head int64) (int64, error)
 	idle := n.watchers == 0
 	n.mu.Unlock()
 	if idle {
+		n.advance(head)
 		return head, nil // watchers that join later replay from the database
 	}
 	for last < head {
@@ -208,7 +249,9 @@ func (n *notifier) publish(ctx context.Context, last, head int64) (int64, error)
 func (n *notifier) add(b *batch) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.head = max(n.head, b.to)
 	if n.watchers == 0 {
+		n.wake()
 		return
 	}
 	n.ring = append(n.ring, b)
@@ -224,6 +267,23 @@ func (n *notifier) add(b *batch) {
 		clear(n.ring[:drop])
 		n.ring = append(n.ring[:0], n.ring[drop:]...)
 	}
+	n.wake()
+}
+
+// advance records that the store has committed up to head, for followers.
+func (n *notifier) advance(head int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if head > n.head {
+		n.head = head
+		if n.followers > 0 {
+			n.wake()
+		}
+	}
+}
+
+// wake closes and replaces changed; n.mu is held.
+func (n *notifier) wake() {
 	close(n.changed)
 	n.changed = make(chan struct{})
 }

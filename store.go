@@ -24,6 +24,11 @@ type Store struct {
 	idle   sync.Cond
 	active int
 	closed bool
+	// consumers counts the Consume calls running; Close waits for them
+	// (on idle) before it closes the gate, so that they can release their
+	// leases.
+	consumers int
+	leases    leaseBoard
 
 	done      chan struct{} // closed when Close starts
 	closeOnce sync.Once
@@ -50,6 +55,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.mu.Lock()
+		for s.consumers > 0 {
+			s.idle.Wait()
+		}
 		s.closed = true
 		for s.active > 0 {
 			s.idle.Wait()
@@ -76,6 +84,27 @@ func (s *Store) leave() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.active--; s.active == 0 && s.closed {
+		s.idle.Broadcast()
+	}
+}
+
+// startConsumer registers a running Consume, unless Close has begun.
+func (s *Store) startConsumer() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	s.consumers++
+	return nil
+}
+
+func (s *Store) stopConsumer() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.consumers--; s.consumers == 0 {
 		s.idle.Broadcast()
 	}
 }

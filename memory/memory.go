@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/go-event-sourcing/evstore"
 )
@@ -46,6 +47,8 @@ type backend struct {
 	streams map[string]*stream
 	// snapshots holds one snapshot per (stream, projection).
 	snapshots map[snapshotKey]evstore.Snapshot
+
+	consumers consumers // checkpoints and leases, under a lock of their own
 }
 
 // A record is an event as the backend keeps it: a StoredEvent whose Data
@@ -96,6 +99,7 @@ func newBackend() *backend {
 	return &backend{
 		streams:   make(map[string]*stream),
 		snapshots: make(map[snapshotKey]evstore.Snapshot),
+		consumers: consumers{rows: make(map[evstore.ConsumerKey]*consumerRow), now: time.Now},
 	}
 }
 

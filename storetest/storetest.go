@@ -51,6 +51,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Metrics", k.metricsTests(), nil},
 		{"Streams", k.streamsTests(), probeStreams},
 		{"Watch", k.watchTests(), nil},
+		{"Consume", k.consumeTests(), probeConsumers},
 		{"Concurrency", k.concurrencyTests(), nil},
 		{"Errors", k.errorTests(), nil},
 		{"Close", k.closeTests(), nil},
