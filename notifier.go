@@ -40,10 +40,10 @@ type notifier struct {
 	// committed: head, the newest Sequence published.
 	followers int
 	head      int64
-	started  bool
-	stopped  bool
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	started   bool
+	stopped   bool
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 const (
