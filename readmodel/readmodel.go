@@ -1,0 +1,185 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/readmodel/internal/core"
+)
+
+// PositionTable is the table, in the read model's database, that holds the
+// position of every Projector: one row per name (name TEXT PRIMARY KEY,
+// position BIGINT NOT NULL, updated). New creates it if missing. On
+// PostgreSQL it is created in the first schema of the search_path.
+const PositionTable = core.Table
+
+// MaxNameLen is the longest Projector name, in bytes.
+const MaxNameLen = core.MaxNameLen
+
+// An ApplyFunc applies one event to the read model, through tx only: the
+// transaction that also moves the Projector's position. It must not commit
+// or roll back tx, nor use the *sql.DB (on SQLite that would wait for the
+// write lock tx holds). An error rolls the whole batch back.
+type ApplyFunc func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error
+
+// A Projector keeps a read model exactly once: it applies each batch of
+// events and moves its position in one transaction. It is an
+// evstore.Positioner, for Store.Consume.
+//
+// Its methods may be called from several goroutines; they run one at a
+// time.
+type Projector struct {
+	p     *core.Projector
+	apply ApplyFunc
+}
+
+var _ evstore.Positioner = (*Projector)(nil)
+
+// New returns the Projector called name on db, whose driver must be
+// modernc.org/sqlite's ("sqlite") or pgx's stdlib ("pgx"); any other is an
+// error wrapping evstore.ErrUnsupported. It creates PositionTable and the
+// projector's row (at position 0) if missing, and reads the position.
+//
+// The name is 1 to MaxNameLen bytes of UTF-8 text without NUL bytes; it is
+// normally the name given to Store.Consume. A bad name, a nil db or a nil
+// apply is an error wrapping evstore.ErrInvalidArgument.
+func New(db *sql.DB, name string, apply ApplyFunc) (*Projector, error) {
+	if db == nil {
+		return nil, fmt.Errorf("%w: readmodel: nil *sql.DB", evstore.ErrInvalidArgument)
+	}
+	if apply == nil {
+		return nil, fmt.Errorf("%w: readmodel: nil ApplyFunc", evstore.ErrInvalidArgument)
+	}
+	if err := core.CheckName(name); err != nil {
+		return nil, err
+	}
+	q, err := dialect(db)
+	if err != nil {
+		return nil, err
+	}
+	// New has no ctx (the API is fixed): creating the table is a few
+	// statements, bounded by the driver's own timeouts.
+	p, err := core.New(context.Background(), sqlDB{db, apply}, q, name)
+	if err != nil {
+		return nil, err
+	}
+	return &Projector{p: p, apply: apply}, nil
+}
+
+// Name returns the Projector's name.
+func (p *Projector) Name() string { return p.p.Name() }
+
+// Handle applies events, in one transaction that also moves the position to
+// the last event's Sequence. The transaction's first statement writes the
+// position row, on the condition that it still holds the position this
+// Projector last read or wrote (on SQLite this takes the write lock at
+// once). If it does not, another instance moved it: nothing is applied,
+// and the error wraps a *evstore.ConflictError (StreamID the name, Expected
+// the position this Projector knew, Actual the stored one); call Position
+// and deliver the events after it (Store.Consume does).
+//
+// Events at or below the known position were applied before, and are
+// skipped: a batch redelivered after a crash is not applied twice. Events
+// must be in increasing Sequence order, from 1 (else an error wrapping
+// evstore.ErrInvalidArgument), and should be the events after Position, as
+// Store.Consume delivers them: Handle cannot tell an event that was never
+// delivered from one a filter dropped. No events is a no-op.
+//
+// An error from the ApplyFunc (or a panic in it) rolls the whole batch
+// back; the error names the event and wraps the ApplyFunc's error, and the
+// position stays where it was.
+func (p *Projector) Handle(ctx context.Context, events []evstore.StoredEvent) error {
+	return p.p.Handle(ctx, events)
+}
+
+// Position reads the stored position (the Sequence of the last event
+// applied; 0 for none) and adopts it: the next Handle expects the events
+// after it. This is how an instance that lost a conflict, or whose model
+// was rebuilt, catches up safely.
+func (p *Projector) Position(ctx context.Context) (int64, error) {
+	return p.p.Position(ctx)
+}
+
+// Rebuild drops the read model's state and sets the position to 0, in one
+// transaction: drop deletes (or truncates) the model's tables through tx;
+// if it fails, nothing changes. The transaction's first statement writes
+// the position row, so it waits for a Handle in progress (here or in
+// another instance) and no Handle can slip in between.
+//
+// Every instance, this one included, learns of the rebuild when its next
+// Handle gets a conflict, and starts again from the beginning after
+// Position; Store.Consume does both. So Rebuild is safe while the projector
+// runs. Called before Store.Consume starts, it simply starts from 0. A
+// caller that drives Handle itself calls Position after Rebuild.
+//
+// A nil drop is an error wrapping evstore.ErrInvalidArgument; pass a
+// function that does nothing to replay the events over the current state.
+func (p *Projector) Rebuild(ctx context.Context, drop func(ctx context.Context, tx *sql.Tx) error) error {
+	if drop == nil {
+		return fmt.Errorf("%w: readmodel %q: Rebuild with a nil drop function", evstore.ErrInvalidArgument, p.Name())
+	}
+	return p.p.Rebuild(ctx, func(ctx context.Context, tx core.Tx) error {
+		return drop(ctx, tx.(*sqlTx).tx)
+	})
+}
+
+// sqlDB adapts a *sql.DB to core.DB.
+type sqlDB struct {
+	db    *sql.DB
+	apply ApplyFunc
+}
+
+func (d sqlDB) Begin(ctx context.Context) (core.Tx, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &sqlTx{tx: tx, apply: d.apply}, nil
+}
+
+func (d sqlDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return rowsAffected(d.db.ExecContext(ctx, query, args...))
+}
+
+func (d sqlDB) Position(ctx context.Context, query, name string) (int64, bool, error) {
+	return position(d.db.QueryRowContext(ctx, query, name))
+}
+
+func position(row *sql.Row) (int64, bool, error) {
+	var pos int64
+	switch err := row.Scan(&pos); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return pos, true, nil
+}
+
+// sqlTx adapts a *sql.Tx to core.Tx.
+type sqlTx struct {
+	tx    *sql.Tx
+	apply ApplyFunc
+}
+
+func (t *sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return rowsAffected(t.tx.ExecContext(ctx, query, args...))
+}
+
+func rowsAffected(r sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (t *sqlTx) Position(ctx context.Context, query, name string) (int64, bool, error) {
+	return position(t.tx.QueryRowContext(ctx, query, name))
+}
+
+func (t *sqlTx) Apply(ctx context.Context, e evstore.StoredEvent) error { return t.apply(ctx, t.tx, e) }
+func (t *sqlTx) Commit(context.Context) error                           { return t.tx.Commit() }
+func (t *sqlTx) Rollback(context.Context) error                         { return t.tx.Rollback() }
