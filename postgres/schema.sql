@@ -1,3 +1,6 @@
+-- Version 0 of the schema (see migrate.go): what evstore created before
+-- it kept a schema version. Later versions are migrations.
+
 CREATE SCHEMA IF NOT EXISTS {{schema}};
 
 -- events.id is the Sequence: appends number it under an advisory lock, so

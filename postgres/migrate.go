@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Schema versions. schema.sql creates version 0, the tables evstore had
+// before it kept a version: events and snapshots. Each migration takes a
+// schema from the version before it to its own, and the table
+// evstore_schema holds, in its one row, the version a schema is at. Open
+// migrates a schema to the newest version it knows, in the transaction that
+// creates the tables, and refuses a schema newer than that.
+//
+// Code from before the versions ignores evstore_schema and the tables
+// migrations add, so it keeps working on a migrated schema.
+
+// versionTable creates the table that holds a schema's version.
+const versionTable = `
+CREATE TABLE IF NOT EXISTS {{schema}}.evstore_schema (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    version  integer NOT NULL
+)`
+
+// migrations[v-1] takes a schema from version v-1 to v. Their CREATE
+// statements have no IF NOT EXISTS: each runs once, and a table of the same
+// name that something else made fails the migration instead of being used.
+var migrations = []string{
+	// 1: consumers' checkpoints and leases (see lease.go).
+	`CREATE TABLE {{schema}}.consumers (
+    name       text COLLATE "C" NOT NULL,
+    members    integer     NOT NULL,
+    partition  integer     NOT NULL,
+    position   bigint      NOT NULL DEFAULT 0,
+    found      boolean     NOT NULL DEFAULT false,
+    external   boolean     NOT NULL DEFAULT false,
+    updated    timestamptz NOT NULL,
+    generation bigint      NOT NULL DEFAULT 0,
+    PRIMARY KEY (name, members, partition)
+)`,
+}
+
+// schemaVersion is the version this code migrates schemas to.
+var schemaVersion = len(migrations)
+
+// errNewerSchema marks a schema that a newer evstore has migrated.
+var errNewerSchema = errors.New("schema is newer than this evstore")
+
+// migrate brings schema to schemaVersion in tx, which holds the lock that
+// serialises Opens: it creates the version 0 tables if the schema has no
+// version yet (a new schema, or one written before versions), then runs
+// the migrations after the schema's version.
+func migrate(ctx context.Context, tx pgx.Tx, schema string) error {
+	quoted := pgx.Identifier{schema}.Sanitize()
+	expand := func(sql string) string { return strings.ReplaceAll(sql, "{{schema}}", quoted) }
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoted); err != nil {
+		return fmt.Errorf("create schema %q: %w", schema, err)
+	}
+	if _, err := tx.Exec(ctx, expand(versionTable)); err != nil {
+		return fmt.Errorf("create %s.evstore_schema: %w", quoted, err)
+	}
+	var version int
+	err := tx.QueryRow(ctx, expand("SELECT version FROM {{schema}}.evstore_schema")).Scan(&version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := tx.Exec(ctx, expand(schemaSQL)); err != nil {
+			return fmt.Errorf("create tables in schema %q: %w", schema, err)
+		}
+		if _, err := tx.Exec(ctx, expand("INSERT INTO {{schema}}.evstore_schema (version) VALUES (0)")); err != nil {
+			return fmt.Errorf("set the version of schema %q: %w", schema, err)
+		}
+	case err != nil:
+		return fmt.Errorf("read the version of schema %q: %w", schema, err)
+	case version > schemaVersion:
+		return fmt.Errorf("%w: %q is at version %d; this evstore knows versions up to %d",
+			errNewerSchema, schema, version, schemaVersion)
+	}
+	for v := version + 1; v <= schemaVersion; v++ {
+		if _, err := tx.Exec(ctx, expand(migrations[v-1])); err != nil {
+			return fmt.Errorf("migrate schema %q to version %d: %w", schema, v, err)
+		}
+	}
+	if version < schemaVersion {
+		if _, err := tx.Exec(ctx, expand("UPDATE {{schema}}.evstore_schema SET version = $1"), schemaVersion); err != nil {
+			return fmt.Errorf("set the version of schema %q: %w", schema, err)
+		}
+	}
+	return nil
+}
