@@ -9,9 +9,12 @@
 // The file uses py-event-sourcing's schema and encodings, so a Go service and
 // a Python service can share one database: tables events and snapshots,
 // events.id as the Sequence, timestamps as naive UTC ISO-8601 text, metadata
-// as JSON text. The database runs in WAL mode with synchronous=NORMAL: an
-// acknowledged write survives a process crash; after a power loss the last
-// transactions may roll back, but the file stays consistent.
+// as JSON text. Consumers' checkpoints and leases live in tables of
+// evstore's own (evstore_consumers, and evstore_schema for the file's
+// schema version, see SchemaVersion), which the Python library ignores.
+// The database runs in WAL mode with synchronous=NORMAL: an acknowledged
+// write survives a process crash; after a power loss the last transactions
+// may roll back, but the file stays consistent.
 //
 // A Store holds one writer connection and a small pool of reader connections;
 // WAL lets reads run alongside the writer. Several Stores and processes may

@@ -37,12 +37,18 @@ CREATE TABLE IF NOT EXISTS snapshots (
 var tables = []struct{ name, check string }{
 	{"events", "SELECT id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version FROM events LIMIT 0"},
 	{"snapshots", "SELECT stream_id, projection_name, version, state, timestamp FROM snapshots LIMIT 0"},
+	{"evstore_schema", "SELECT version FROM evstore_schema LIMIT 0"},
+	{"evstore_consumers", "SELECT name, partition, members, position, found, external, updated, generation, lease_until FROM evstore_consumers LIMIT 0"},
 }
 
 // checkSchema returns ErrCorrupt if the file is not an SQLite database or
-// has tables that are not an event store's, and otherwise the tables of
-// the list that the file has. It changes nothing.
+// has tables that are not an event store's, ErrNewerSchema if a newer
+// evstore wrote it, and otherwise the tables of the list that the file
+// has. It changes nothing.
 func checkSchema(conn *sqlite.Conn) (found map[string]bool, err error) {
+	if _, err := schemaVersion(conn); err != nil {
+		return nil, err
+	}
 	found = make(map[string]bool, len(tables))
 	for _, tbl := range tables {
 		n, err := queryInt(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", tbl.name)

@@ -63,6 +63,9 @@ func WithMmapSize(n int64) Option { return func(c *config) { c.mmapSize = n } }
 // them), and reading fails if they are missing and cannot be created (a
 // directory without write permission). ":memory:" cannot be opened
 // read-only.
+//
+// A ReadOnly Store migrates nothing (see SchemaVersion): it reads a file
+// of an older schema version as it is.
 func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
 
 // backend is the evstore.Backend of an SQLite database.
@@ -94,8 +97,10 @@ var (
 
 // Open opens (creating it if needed) the SQLite event store at path, or a
 // private in-memory one for ":memory:". A file that is not an SQLite
-// database, or whose tables are not an event store's, gives ErrCorrupt.
-// With ReadOnly, Open only reads the file, which must exist.
+// database, or whose tables are not an event store's, gives ErrCorrupt;
+// one written by a newer evstore, ErrNewerSchema. An older file is
+// migrated forward (see SchemaVersion). With ReadOnly, Open only reads the
+// file, which must exist.
 func Open(ctx context.Context, path string, opts ...Option) (*evstore.Store, error) {
 	b, err := open(ctx, path, opts)
 	if err != nil {
@@ -233,9 +238,11 @@ func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, erro
 }
 
 // initWriter checks the file, without changing anything if it is not an
-// event store, then turns on WAL and creates the missing tables.
+// event store, then turns on WAL, creates the missing tables and migrates
+// an older file forward (see SchemaVersion).
 func (b *backend) initWriter(ctx context.Context, w *sqlite.Conn) error {
-	if _, err := checkSchema(w); err != nil {
+	found, err := checkSchema(w)
+	if err != nil {
 		return err
 	}
 	pragmas := []string{"PRAGMA synchronous=NORMAL"}
@@ -247,7 +254,7 @@ func (b *backend) initWriter(ctx context.Context, w *sqlite.Conn) error {
 			return err
 		}
 	}
-	return initSchema(w)
+	return migrate(ctx, w, found)
 }
 
 // take borrows a connection from pool, waiting while all are busy, and
