@@ -29,11 +29,6 @@
 // are therefore committed exactly once. (Effects outside the database,
 // such as sending a mail, are not: they remain at least once.)
 //
-// With Partition(m, n), each partition sees its own subset of the events
-// and so has its own position: give each its own Projector name (say
-// "balances/0" of n). Store.Consume starts a Positioner from its Position,
-// not from StartFrom.
-//
 // Store.Consume runs one active instance of a consumer name at a time, but
 // a paused or partitioned instance can believe it is still active. So each
 // batch's transaction starts by moving the position row on the condition
@@ -41,6 +36,11 @@
 // instance whose position went stale (another one moved it) gets an error
 // wrapping a *evstore.ConflictError and applies nothing; Consume then asks
 // it for its Position again and restarts after it.
+//
+// With Partition(m, n), each partition sees its own subset of the events
+// and so has its own position: give each its own Projector name (say
+// "balances/0" of n). Store.Consume starts a Positioner from its Position,
+// not from StartFrom.
 //
 // # SQLite settings
 //
@@ -58,13 +58,15 @@
 //     connection's write lock (another Projector, the application, another
 //     process) instead of failing at once with SQLITE_BUSY.
 //   - _txlock=immediate makes every transaction on the pool begin with
-//     BEGIN IMMEDIATE, taking the write lock at once. In a deferred
-//     transaction that reads first, the upgrade to writing fails with
-//     SQLITE_BUSY_SNAPSHOT as soon as another connection committed
-//     meanwhile, and the busy timeout does not retry that. Handle's first
-//     statement is a write, so a Projector is safe without it; your own
-//     read-then-write transactions on the pool are not. Read-only
-//     transactions (sql.TxOptions{ReadOnly: true}) still begin deferred.
+//     BEGIN IMMEDIATE, taking the write lock at once (waiting for it
+//     under the busy timeout). In a deferred transaction that reads
+//     first, the upgrade to writing fails at once, whatever the busy
+//     timeout: with SQLITE_BUSY_SNAPSHOT when another connection
+//     committed since the read, with SQLITE_BUSY while another holds the
+//     write lock. Handle's first statement is a write, so a Projector is
+//     safe without _txlock=immediate; your own read-then-write
+//     transactions on the pool are not. Read-only transactions
+//     (sql.TxOptions{ReadOnly: true}) still begin deferred.
 //
 // _pragma=synchronous(NORMAL) may be added: after a power loss the last
 // batches may roll back, but the position rolls back with them, so they are
@@ -91,9 +93,9 @@
 // default isolation level, READ COMMITTED, is right: the position UPDATE
 // that begins each batch locks the projector's row, so a second instance
 // waits for the first to commit and then finds the position moved. (Under
-// REPEATABLE READ or SERIALIZABLE it gets a serialization failure,
-// SQLSTATE 40001, instead of a conflict: as safe, but not an
-// evstore.ErrConflict.) The position table is created in the first schema
+// REPEATABLE READ or SERIALIZABLE, the instance that waited gets a
+// serialization failure, SQLSTATE 40001, instead of a conflict: as safe,
+// but not an evstore.ErrConflict.) The position table is created in the first schema
 // of the search_path; set search_path in the DSN to place it elsewhere.
 //
 // For a read model in PostgreSQL through pgx itself (a pgx.Tx in the
@@ -108,8 +110,9 @@
 // position to 0, in one transaction. Running instances of the projector,
 // this process's or others', get a conflict on their next batch and start
 // again from the beginning after Position, as Store.Consume does; or stop
-// them, call Rebuild, and start them again. Only the position changes:
-// Store.Consume keeps no checkpoint for a Positioner.
+// them, call Rebuild, and start them again. There is nothing else to
+// reset: Store.Consume keeps no checkpoint for a Positioner, and
+// Store.ResetConsumer does not move a Projector's position.
 //
 // To rebuild into new tables while the old ones keep serving, give the new
 // model a new Projector name (say "balances-v2") and switch readers over
