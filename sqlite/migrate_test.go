@@ -3,10 +3,12 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -243,6 +245,57 @@ func TestMigrateWhileAnotherMigrates(t *testing.T) {
 	}
 }
 
+// TestReadOnlyOldFile: a ReadOnly Store reads a file of version 0 without
+// migrating it; it has no consumers, and consumers cannot run through it.
+func TestReadOnlyOldFile(t *testing.T) {
+	ctx := context.Background()
+	path := copyV0(t)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := open(ctx, path, []Option{ReadOnly()})
+	if err != nil {
+		t.Fatalf("open ReadOnly: %v", err)
+	}
+	ro := readOnlyBackend{b}
+	var cb evstore.ConsumerBackend = ro
+	for c, err := range cb.ListConsumers(ctx) {
+		t.Errorf("ListConsumers on a file of version 0: got %+v, %v; want nothing", c, err)
+	}
+	if l, err := cb.AcquireLease(ctx, evstore.ConsumerKey{Name: "c"}, time.Second); l != nil || !errors.Is(err, evstore.ErrReadOnly) {
+		t.Errorf("AcquireLease: got %v, %v; want an error wrapping ErrReadOnly", l, err)
+	}
+	if err := cb.ResetConsumer(ctx, "c", 1); !errors.Is(err, evstore.ErrReadOnly) {
+		t.Errorf("ResetConsumer: got %v, want an error wrapping ErrReadOnly", err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Error("a ReadOnly open changed the file of version 0")
+	}
+
+	// Once migrated and given a consumer, the read-only Store lists it.
+	w, err := open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.ResetConsumer(ctx, "c", 3); err != nil {
+		t.Fatal(err)
+	}
+	b, err = open(ctx, path, []Option{ReadOnly()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := listConsumers(t, readOnlyBackend{b})
+	if len(got) != 1 || got[0].Name != "c" || got[0].Position != 3 {
+		t.Errorf("ListConsumers read-only: got %+v, want c at 3", got)
+	}
+}
+
 // TestNewerOrDamagedSchemaRefused: a file from a newer evstore, or whose
 // evstore tables are not ours, is refused and left as it was, read-only
 // or not.
@@ -342,5 +395,71 @@ func TestMigrateUnwritableFile(t *testing.T) {
 	defer s.Close()
 	if got := readAll(t, stream(t, s, evstore.All)); len(got) != len(v0Events) {
 		t.Errorf("read-only: got %d events, want %d", len(got), len(v0Events))
+	}
+}
+
+// TestPythonOnMigratedFixture: the file py-event-sourcing wrote, once
+// migrated and given a consumer, still reads and appends in Python as that
+// library does, and evstore reads Python's append.
+func TestPythonOnMigratedFixture(t *testing.T) {
+	python, err := osexec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed: the cross-language check needs it")
+	}
+	ctx := context.Background()
+	path := copyFixture(t)
+	b, err := open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.AcquireLease(ctx, evstore.ConsumerKey{Name: "projector"}, time.Minute)
+	if err != nil || l == nil {
+		t.Fatalf("AcquireLease: got %v, %v", l, err)
+	}
+	if err := l.Save(ctx, 7, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := fileSchema(t, path); v != SchemaVersion {
+		t.Fatalf("fixture after Open: got schema version %d, want %d", v, SchemaVersion)
+	}
+
+	var stderr bytes.Buffer
+	cmd := osexec.Command(python, "-c", pythonReader, path)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Events []struct {
+			ID     int64  `json:"id"`
+			Stream string `json:"stream"`
+			Type   string `json:"type"`
+		} `json:"events"`
+		Snapshots []struct{ Stream, Projection string } `json:"snapshots"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("python printed %s: %v", out, err)
+	}
+	if len(got.Events) != len(fixtureEvents) || len(got.Snapshots) != 2 {
+		t.Fatalf("python read %d events and %d snapshots, want %d and 2", len(got.Events), len(got.Snapshots), len(fixtureEvents))
+	}
+	for i, e := range got.Events {
+		if w := fixtureEvents[i]; e.ID != w.Sequence || e.Stream != w.StreamID || e.Type != w.Type {
+			t.Errorf("python read event %d as %+v, want %+v", i, e, w)
+		}
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	all := readAll(t, stream(t, s, evstore.All))
+	if len(all) != len(fixtureEvents)+1 || all[len(all)-1].StreamID != "py-1" || all[len(all)-1].Type != "FromPython" {
+		t.Errorf("evstore after Python's append: got %d events, last %+v; want %d, the last FromPython in py-1", len(all), all[len(all)-1], len(fixtureEvents)+1)
 	}
 }

@@ -65,7 +65,9 @@ func WithMmapSize(n int64) Option { return func(c *config) { c.mmapSize = n } }
 // read-only.
 //
 // A ReadOnly Store migrates nothing (see SchemaVersion): it reads a file
-// of an older schema version as it is.
+// of an older schema version as it is. Store.Consumers lists the file's
+// consumers (none on a file of version 0), while running a consumer or
+// resetting one fails with ErrReadOnly.
 func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
 
 // backend is the evstore.Backend of an SQLite database.
@@ -91,8 +93,9 @@ type backend struct {
 }
 
 var (
-	_ evstore.Backend      = (*backend)(nil)
-	_ evstore.StreamLister = (*backend)(nil)
+	_ evstore.Backend         = (*backend)(nil)
+	_ evstore.StreamLister    = (*backend)(nil)
+	_ evstore.ConsumerBackend = (*backend)(nil)
 )
 
 // Open opens (creating it if needed) the SQLite event store at path, or a
@@ -307,8 +310,9 @@ func (b *backend) closeConns() error {
 type readOnlyBackend struct{ *backend }
 
 var (
-	_ evstore.Backend      = readOnlyBackend{}
-	_ evstore.StreamLister = readOnlyBackend{}
+	_ evstore.Backend         = readOnlyBackend{}
+	_ evstore.StreamLister    = readOnlyBackend{}
+	_ evstore.ConsumerBackend = readOnlyBackend{}
 )
 
 // LoadSnapshot implements evstore.Backend. A file without a snapshots
