@@ -263,7 +263,12 @@ func (c *consumer) closed() bool {
 
 // acquire waits until this instance holds the consumer's lease. It returns
 // nil and nil when ctx ends, or ErrClosed.
+//
+// A failure to reach the database (a busy SQLite file, a PostgreSQL
+// restart) is retried for up to twice the lease time before acquire gives
+// up with the error.
 func (c *consumer) acquire(ctx context.Context) (Lease, error) {
+	var failingSince time.Time
 	for {
 		released := c.s.leases.wait()
 		lease, err := call(c.s, func() (Lease, error) { return c.cb.AcquireLease(ctx, c.key, c.cfg.lease) })
@@ -273,10 +278,18 @@ func (c *consumer) acquire(ctx context.Context) (Lease, error) {
 				c.release(lease)
 			}
 			return nil, nil
-		case err != nil:
+		case errors.Is(err, ErrClosed):
+			return nil, ErrClosed
+		case err != nil && (permanent(err) || (!failingSince.IsZero() && time.Since(failingSince) > 2*c.cfg.lease)):
 			return nil, fmt.Errorf("evstore: consumer %q: take the lease: %w", c.key.Name, err)
+		case err != nil:
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
 		case lease != nil:
 			return lease, nil
+		default:
+			failingSince = time.Time{}
 		}
 		t := time.NewTimer(standbyPoll)
 		select {
@@ -291,6 +304,17 @@ func (c *consumer) acquire(ctx context.Context) (Lease, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// permanent reports whether an error of the Backend will not go away by
+// trying again.
+func permanent(err error) bool {
+	for _, target := range []error{ErrUnsupported, ErrInvalidArgument, ErrReadOnly, ErrCorrupt} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // release gives up the lease, whatever ctx says, and wakes this Store's
@@ -310,12 +334,19 @@ type heldLease struct {
 	s     *Store
 }
 
+// save saves a checkpoint. The events before it are handled, so the save
+// goes ahead even if ctx has just ended (a lost lease refuses it anyway).
 func (l *heldLease) save(ctx context.Context, position int64, external bool) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, l.lease.Save(ctx, position, external) })
 	return err
 }
+
+// saveTimeout bounds a checkpoint's save.
+const saveTimeout = 10 * time.Second
 
 func (l *heldLease) renew(ctx context.Context) error {
 	l.mu.Lock()
@@ -421,10 +452,15 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			}
 			failures = 0
 			pos = scanned
-			if err := held.save(ctx, pos, c.positioner != nil); err != nil {
+			// A save that fails for another reason than a lost lease is
+			// tried again with the next one; the renewer gives the lease
+			// up if the database stays out of reach.
+			switch err := held.save(ctx, pos, c.positioner != nil); {
+			case errors.Is(err, ErrLeaseLost):
 				return err
+			case err == nil:
+				saved, savedAt = pos, time.Now()
 			}
-			saved, savedAt = pos, time.Now()
 			continue
 		}
 		pos = scanned
@@ -434,10 +470,14 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		// Caught up. Save a checkpoint that only moved past dropped
 		// events, but not more often than filteredSaveInterval.
 		if pos > saved && time.Since(savedAt) >= filteredSaveInterval {
-			if err := held.save(ctx, pos, c.positioner != nil); err != nil {
+			switch err := held.save(ctx, pos, c.positioner != nil); {
+			case errors.Is(err, ErrLeaseLost):
 				return err
+			case err == nil:
+				saved, savedAt = pos, time.Now()
+			default:
+				savedAt = time.Now() // try again after the interval
 			}
-			saved, savedAt = pos, time.Now()
 		}
 		next, changed := c.s.notifier.published()
 		if next > head {
@@ -453,7 +493,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		select {
 		case <-ctx.Done():
 			if pos > saved { // leave no dropped events to scan again
-				_ = held.save(context.WithoutCancel(ctx), pos, c.positioner != nil)
+				_ = held.save(ctx, pos, c.positioner != nil)
 			}
 			return nil
 		case <-changed:
