@@ -12,12 +12,25 @@ import (
 // Schema versions. schema.sql creates version 0, the tables evstore had
 // before it kept a version: events and snapshots. Each migration takes a
 // schema from the version before it to its own, and the table
-// evstore_schema holds, in its one row, the version a schema is at. Open
-// migrates a schema to the newest version it knows, in the transaction that
-// creates the tables, and refuses a schema newer than that.
+// evstore_schema holds, in its one row, the version a schema is at; a
+// schema without it is at version 0. Open migrates a schema to
+// SchemaVersion in the transaction that creates the tables, under the lock
+// that serialises Opens, so that concurrent Opens take turns and the later
+// ones find nothing to do; a migration that fails changes nothing.
 //
 // Code from before the versions ignores evstore_schema and the tables
 // migrations add, so it keeps working on a migrated schema.
+
+// SchemaVersion is the version of the schema this package writes:
+//
+//   - 0: events and snapshots;
+//   - 1: evstore_schema, and consumers: consumers' checkpoints (see the
+//     package documentation, "Consumers").
+const SchemaVersion = 1
+
+// ErrNewerSchema means the schema was migrated by a newer evstore, to a
+// version this one does not know: Open refuses it, and leaves it as it was.
+var ErrNewerSchema = errors.New("evstore/postgres: the schema was written by a newer evstore")
 
 // versionTable creates the table that holds a schema's version.
 const versionTable = `
@@ -26,9 +39,10 @@ CREATE TABLE IF NOT EXISTS {{schema}}.evstore_schema (
     version  integer NOT NULL
 )`
 
-// migrations[v-1] takes a schema from version v-1 to v. Their CREATE
-// statements have no IF NOT EXISTS: each runs once, and a table of the same
-// name that something else made fails the migration instead of being used.
+// migrations[v-1] takes a schema from version v-1 to v; there are
+// SchemaVersion of them. Their CREATE statements have no IF NOT EXISTS:
+// each runs once, and a table of the same name that something else made
+// fails the migration instead of being used.
 var migrations = []string{
 	// 1: consumers' checkpoints and leases (see lease.go).
 	`CREATE TABLE {{schema}}.consumers (
@@ -38,19 +52,13 @@ var migrations = []string{
     position   bigint      NOT NULL DEFAULT 0,
     found      boolean     NOT NULL DEFAULT false,
     external   boolean     NOT NULL DEFAULT false,
-    updated    timestamptz NOT NULL,
+    updated    timestamptz,
     generation bigint      NOT NULL DEFAULT 0,
     PRIMARY KEY (name, members, partition)
 )`,
 }
 
-// schemaVersion is the version this code migrates schemas to.
-var schemaVersion = len(migrations)
-
-// errNewerSchema marks a schema that a newer evstore has migrated.
-var errNewerSchema = errors.New("schema is newer than this evstore")
-
-// migrate brings schema to schemaVersion in tx, which holds the lock that
+// migrate brings schema to SchemaVersion in tx, which holds the lock that
 // serialises Opens: it creates the version 0 tables if the schema has no
 // version yet (a new schema, or one written before versions), then runs
 // the migrations after the schema's version.
@@ -75,17 +83,17 @@ func migrate(ctx context.Context, tx pgx.Tx, schema string) error {
 		}
 	case err != nil:
 		return fmt.Errorf("read the version of schema %q: %w", schema, err)
-	case version > schemaVersion:
-		return fmt.Errorf("%w: %q is at version %d; this evstore knows versions up to %d",
-			errNewerSchema, schema, version, schemaVersion)
+	case version > SchemaVersion:
+		return fmt.Errorf("%w: schema %q is at version %d; this evstore knows versions up to %d",
+			ErrNewerSchema, schema, version, SchemaVersion)
 	}
-	for v := version + 1; v <= schemaVersion; v++ {
+	for v := version + 1; v <= SchemaVersion; v++ {
 		if _, err := tx.Exec(ctx, expand(migrations[v-1])); err != nil {
 			return fmt.Errorf("migrate schema %q to version %d: %w", schema, v, err)
 		}
 	}
-	if version < schemaVersion {
-		if _, err := tx.Exec(ctx, expand("UPDATE {{schema}}.evstore_schema SET version = $1"), schemaVersion); err != nil {
+	if version < SchemaVersion {
+		if _, err := tx.Exec(ctx, expand("UPDATE {{schema}}.evstore_schema SET version = $1"), SchemaVersion); err != nil {
 			return fmt.Errorf("set the version of schema %q: %w", schema, err)
 		}
 	}

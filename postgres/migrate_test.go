@@ -66,6 +66,13 @@ func versionOf(t *testing.T, conn *pgx.Conn, schema string) int {
 	return v
 }
 
+// TestMigrations: there is one migration per version.
+func TestMigrations(t *testing.T) {
+	if got := len(migrations); got != SchemaVersion {
+		t.Errorf("got %d migrations, want SchemaVersion (%d)", got, SchemaVersion)
+	}
+}
+
 // TestMigrateV0: Open migrates a schema written before schema versions,
 // and its events and snapshots stay as they were.
 func TestMigrateV0(t *testing.T) {
@@ -76,8 +83,8 @@ func TestMigrateV0(t *testing.T) {
 		t.Fatalf("before Open: version %d, want none (-1)", got)
 	}
 	s := testStore(t, schema, nil)
-	if got := versionOf(t, conn, schema); got != schemaVersion {
-		t.Errorf("after Open: version %d, want %d", got, schemaVersion)
+	if got := versionOf(t, conn, schema); got != SchemaVersion {
+		t.Errorf("after Open: version %d, want %d", got, SchemaVersion)
 	}
 	var got []string
 	for e, err := range mustStream(t, s, evstore.All).Read(ctx) {
@@ -132,8 +139,8 @@ func TestConcurrentOpens(t *testing.T) {
 				t.Errorf("v0 %v: Open %d: %v", v0, i, err)
 			}
 		}
-		if got := versionOf(t, conn, schema); got != schemaVersion {
-			t.Errorf("v0 %v: version %d, want %d", v0, got, schemaVersion)
+		if got := versionOf(t, conn, schema); got != SchemaVersion {
+			t.Errorf("v0 %v: version %d, want %d", v0, got, SchemaVersion)
 		}
 	}
 }
@@ -142,15 +149,15 @@ func TestConcurrentOpens(t *testing.T) {
 func TestNewerSchema(t *testing.T) {
 	schema, conn := testSchema(t), testConn(t)
 	testStore(t, schema, nil)
-	if _, err := conn.Exec(context.Background(), "UPDATE "+pgx.Identifier{schema}.Sanitize()+".evstore_schema SET version = $1", schemaVersion+1); err != nil {
+	if _, err := conn.Exec(context.Background(), "UPDATE "+pgx.Identifier{schema}.Sanitize()+".evstore_schema SET version = $1", SchemaVersion+1); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Open(context.Background(), testDSN(t), WithSchema(schema))
 	if err == nil {
 		s.Close()
 	}
-	if !errors.Is(err, errNewerSchema) {
-		t.Fatalf("got %v, want an error wrapping %v", err, errNewerSchema)
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("got %v, want an error wrapping %v", err, ErrNewerSchema)
 	}
 	t.Logf("error: %v", err)
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sync"
@@ -91,6 +92,9 @@ func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 	}
 	if err := createSchema(ctx, pool, cfg.schema); err != nil {
 		pool.Close()
+		if errors.Is(err, ErrNewerSchema) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("evstore/postgres: %w", translate(err))
 	}
 	b := &backend{
