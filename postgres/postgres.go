@@ -41,14 +41,16 @@ type backend struct {
 	writer chan struct{} // the token of group commit
 	queue  groupcommit.Queue[evstore.AppendRequest]
 
-	wg sync.WaitGroup // the listener
+	wg     sync.WaitGroup // the listener
+	leases leaseSet       // open leases' connections
 
 	beforeCommit func() // tests only: runs inside each append transaction
 }
 
 var (
-	_ evstore.Backend      = (*backend)(nil)
-	_ evstore.StreamLister = (*backend)(nil)
+	_ evstore.Backend         = (*backend)(nil)
+	_ evstore.StreamLister    = (*backend)(nil)
+	_ evstore.ConsumerBackend = (*backend)(nil)
 )
 
 // Open connects to the PostgreSQL database dsn names (a URL or key=value
@@ -117,6 +119,7 @@ func hash(s string) uint32 {
 
 // Close implements evstore.Backend.
 func (b *backend) Close() error {
+	b.leases.closeAll()
 	b.wg.Wait()
 	b.pool.Close()
 	return nil

@@ -18,6 +18,7 @@ type statements struct {
 	saveStreamSnapshot string
 	saveAllSnapshot    string
 	loadSnapshot       string
+	consumer           consumerStatements
 }
 
 const eventColumns = "id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version"
@@ -48,6 +49,7 @@ func newStatements(name string) statements {
 		saveStreamSnapshot: saveSnapshot(snapshots, "SELECT COALESCE(MAX(version), 0) FROM "+events+" WHERE stream_id = $1"),
 		saveAllSnapshot:    saveSnapshot(snapshots, "SELECT COALESCE(MAX(id), 0) FROM "+events),
 		loadSnapshot:       "SELECT version, state, timestamp FROM " + snapshots + " WHERE stream_id = $1 AND projection_name = $2",
+		consumer:           newConsumerStatements(name),
 	}
 }
 

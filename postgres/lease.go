@@ -1,0 +1,455 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/jackc/pgx/v5"
+)
+
+// Consumers' checkpoints are rows of the table consumers (schema version
+// 1), one per consumer key. A lease is a session advisory lock held on a
+// connection of its own, opened by AcquireLease and closed by Release,
+// outside the Store's pool: a consumer that runs for days does not keep
+// one of the pool's connections. See doc.go, "Consumers", for what it
+// means for failover.
+//
+// Lock keys. Advisory locks are per database, so keys name the schema:
+//
+//	key(name, members, partition) = hashtextextended('evstore lease ' || S || ' ' || members || '/' || partition || ' ' || name, 0)
+//	nameKey(name)                 = hashtextextended('evstore lease name ' || S || ' ' || name, 0)
+//
+// where S is the schema's name after its length in bytes and a colon
+// ("6:public"), so that no two schemas, names and partitions make the same
+// text. A lease holds key in a session lock. Acquiring and resetting hold
+// nameKey in a transaction lock, so that they happen one at a time per
+// name.
+//
+// Members. A lease on (name, n, p) excludes every lease on name with
+// another Members m: acquiring, under nameKey, first takes a transaction
+// lock on the key of each row of name with another Members (every key
+// that was ever leased has a row, made in the transaction that took its
+// lock). If one is held, an instance splitting the consumer differently is
+// active, and the acquisition gives up. Instances with the same Members
+// take keys of their own partitions and run side by side.
+//
+// Fencing. Each acquisition adds one to the row's generation, and so does a
+// reset; Save updates the row only at the generation its lease was given.
+// Save and Renew also run on the lease's connection: while it is open the
+// session holds the lock, and once the session has ended (the lock with
+// it) they return ErrLeaseLost, whether or not another instance took over.
+
+// consumerStatements holds the SQL of consumers in a schema.
+type consumerStatements struct {
+	prefix    string // S in the lock keys
+	nameLock  string
+	othersOK  string
+	lock      string
+	upsert    string
+	renew     string
+	save      string
+	unlock    string
+	held      string
+	resetOK   string
+	reset     string
+	resetNew  string
+	list      string
+	idleLimit string
+}
+
+// leaseKey is the SQL of key above, of the text expressions given.
+func leaseKey(prefix, members, partition, name string) string {
+	return "hashtextextended('evstore lease ' || " + prefix + " || ' ' || " + members + "::text || '/' || " +
+		partition + "::text || ' ' || " + name + ", 0)"
+}
+
+// nameKey is the SQL of nameKey above.
+func nameKey(prefix, name string) string {
+	return "hashtextextended('evstore lease name ' || " + prefix + " || ' ' || " + name + ", 0)"
+}
+
+func newConsumerStatements(schema string) consumerStatements {
+	c := pgx.Identifier{schema}.Sanitize() + ".consumers"
+	return consumerStatements{
+		prefix:   fmt.Sprintf("%d:%s", len(schema), schema),
+		nameLock: "SELECT pg_advisory_xact_lock(" + nameKey("$1::text", "$2::text") + ")",
+		// No other Members of the name is active: their keys are free.
+		othersOK: "SELECT COALESCE(bool_and(pg_try_advisory_xact_lock(" + leaseKey("$1::text", "members", "partition", "name") + ")), true) " +
+			"FROM " + c + " WHERE name = $2 AND members <> $3",
+		lock: "SELECT pg_try_advisory_lock(" + leaseKey("$1::text", "$3::int", "$4::int", "$2::text") + ")",
+		// A key without a checkpoint of its own starts from the lowest
+		// checkpoint of the name's other Members, if it has any.
+		upsert: "WITH up AS (INSERT INTO " + c + " AS c (name, members, partition, generation) VALUES ($1, $2, $3, 1) " +
+			"ON CONFLICT (name, members, partition) DO UPDATE SET generation = c.generation + 1 " +
+			"RETURNING position, found, generation) " +
+			"SELECT CASE WHEN up.found THEN up.position ELSE COALESCE(o.lowest, 0) END, up.found OR o.lowest IS NOT NULL, up.generation " +
+			"FROM up, (SELECT MIN(position) AS lowest FROM " + c + " WHERE name = $1 AND members <> $2 AND found) o",
+		renew: "SELECT generation FROM " + c + " WHERE name = $1 AND members = $2 AND partition = $3",
+		save: "UPDATE " + c + " SET position = $4, external = $5, found = true, " +
+			"updated = CASE WHEN found AND position = $4 THEN updated ELSE $6 END " +
+			"WHERE name = $1 AND members = $2 AND partition = $3 AND generation = $7",
+		unlock: "SELECT pg_advisory_unlock(" + leaseKey("$1::text", "$3::int", "$4::int", "$2::text") + ")",
+		// Whether a session holds key, or the key of another Members of
+		// the name: pg_locks shows a bigint key as classid (high 32 bits)
+		// and objid (low 32 bits) with objsubid 1.
+		held: "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
+			"AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) " +
+			"AND ((classid::int8 << 32) | objid::int8) IN (" +
+			"SELECT " + leaseKey("$1::text", "$3::int", "$4::int", "$2::text") + " UNION ALL " +
+			"SELECT " + leaseKey("$1::text", "members", "partition", "name") + " FROM " + c + " WHERE name = $2 AND members <> $3))",
+		resetOK: "SELECT COALESCE(bool_and(pg_try_advisory_xact_lock(" + leaseKey("$1::text", "members", "partition", "name") + ")), true) " +
+			"FROM " + c + " WHERE name = $2",
+		reset:    "UPDATE " + c + " SET position = $2, found = true, updated = $3, generation = generation + 1 WHERE name = $1",
+		resetNew: "INSERT INTO " + c + " (name, members, partition, position, found, updated, generation) VALUES ($1, 0, 0, $2, true, $3, 1)",
+		list:     "SELECT name, partition, members, position, updated, external FROM " + c + ` ORDER BY name COLLATE "C", members, partition`,
+		// idle_session_timeout came with PostgreSQL 14.
+		idleLimit: "SELECT set_config('idle_session_timeout', $1, false) WHERE current_setting('server_version_num')::int >= 140000",
+	}
+}
+
+// leaseName is the application_name of lease connections.
+const leaseName = "evstore lease"
+
+// AcquireLease implements evstore.ConsumerBackend. It first asks pg_locks,
+// through the pool, whether the lease is free, so that standbys polling a
+// held lease open no connection; when it is, it opens the lease's
+// connection and takes the lock there.
+func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("%w: lease time %v is not positive", evstore.ErrInvalidArgument, ttl)
+	}
+	q := &b.sql.consumer
+	var held bool
+	if err := b.pool.QueryRow(ctx, q.held, q.prefix, key.Name, key.Members, key.Partition).Scan(&held); err != nil {
+		return nil, fmt.Errorf("evstore/postgres: lease consumer %q: %w", key.Name, interrupted(ctx, err))
+	}
+	if held {
+		return nil, nil
+	}
+	return b.tryLease(ctx, key, ttl)
+}
+
+// tryLease opens a lease's connection and tries to take the lease on it.
+func (b *backend) tryLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
+	conn, err := b.leaseConn(ctx, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("evstore/postgres: lease consumer %q: %w", key.Name, interrupted(ctx, err))
+	}
+	life, cancel := context.WithCancel(context.Background())
+	l := &lease{b: b, key: key, ttl: ttl, conn: conn, life: life, cancel: cancel}
+	ok, err := l.acquire(ctx)
+	if err != nil || !ok {
+		// Closing the connection releases the lock if acquire took it.
+		closeConn(conn)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("evstore/postgres: lease consumer %q: %w", key.Name, interrupted(ctx, err))
+		}
+		return nil, nil
+	}
+	if !b.leases.add(l) {
+		l.close()
+		return nil, evstore.ErrClosed
+	}
+	return l, nil
+}
+
+// leaseConn opens a lease's connection. On PostgreSQL 14 and later the
+// server ends its session once it has been idle for ttl, so that a holder
+// that stopped running (SIGSTOP, a frozen VM) loses the lock: the core
+// renews every ttl/3 while it runs.
+func (b *backend) leaseConn(ctx context.Context, ttl time.Duration) (*pgx.Conn, error) {
+	cfg := b.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = leaseName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ms := min((ttl+time.Millisecond-1)/time.Millisecond, math.MaxInt32)
+	if _, err := conn.Exec(ctx, b.sql.consumer.idleLimit, fmt.Sprint(int64(ms))); err != nil {
+		closeConn(conn)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// closeConn closes conn, waiting a second at most for the server.
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	conn.Close(ctx)
+}
+
+// lease is an evstore.Lease: a session advisory lock on conn.
+type lease struct {
+	b      *backend
+	key    evstore.ConsumerKey
+	ttl    time.Duration
+	life   context.Context // cancelled when the backend closes
+	cancel context.CancelFunc
+
+	position   int64
+	found      bool
+	generation int64
+
+	mu    sync.Mutex // held by calls on conn
+	conn  *pgx.Conn  // nil once closed
+	ended error      // why conn is nil: ErrLeaseLost or ErrClosed
+}
+
+var _ evstore.Lease = (*lease)(nil)
+
+// acquire takes the lock and the row in one transaction on l.conn, and
+// reports whether it did.
+func (l *lease) acquire(ctx context.Context) (bool, error) {
+	q := &l.b.sql.consumer
+	k := l.key
+	tx, err := l.conn.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, q.nameLock, q.prefix, k.Name); err != nil {
+		return false, err
+	}
+	var ok bool
+	if err := tx.QueryRow(ctx, q.othersOK, q.prefix, k.Name, k.Members).Scan(&ok); err != nil || !ok {
+		return false, err
+	}
+	// The lock is the session's from here on, whatever becomes of tx; on
+	// failure the caller closes the connection, which releases it.
+	if err := tx.QueryRow(ctx, q.lock, q.prefix, k.Name, k.Members, k.Partition).Scan(&ok); err != nil || !ok {
+		return false, err
+	}
+	if err := tx.QueryRow(ctx, q.upsert, k.Name, k.Members, k.Partition).Scan(&l.position, &l.found, &l.generation); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
+// Checkpoint implements evstore.Lease.
+func (l *lease) Checkpoint() (int64, bool) { return l.position, l.found }
+
+// Save implements evstore.Lease. It runs on the lease's connection, so it
+// saves only while the session holds the lock, and at the lease's
+// generation. Once started it completes whatever ctx says (see use); if
+// the server has not answered within ttl, the connection is closed and the
+// lease lost.
+func (l *lease) Save(ctx context.Context, position int64, external bool) error {
+	return l.use(ctx, "save the checkpoint of", l.ttl, func(ctx context.Context, conn *pgx.Conn) error {
+		k := l.key
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		tag, err := conn.Exec(ctx, l.b.sql.consumer.save, k.Name, k.Members, k.Partition, position, external, now, l.generation)
+		if err == nil && tag.RowsAffected() == 0 {
+			return evstore.ErrLeaseLost
+		}
+		return err
+	})
+}
+
+// Renew implements evstore.Lease: the lease lasts while its session does,
+// so Renew checks that the session is alive, and that the row is still at
+// the lease's generation. Like Save, it completes whatever ctx says,
+// within ttl. The query also keeps the session from being idle for longer
+// than idle_session_timeout.
+func (l *lease) Renew(ctx context.Context) error {
+	return l.use(ctx, "renew the lease of", l.ttl, func(ctx context.Context, conn *pgx.Conn) error {
+		k := l.key
+		var generation int64
+		err := conn.QueryRow(ctx, l.b.sql.consumer.renew, k.Name, k.Members, k.Partition).Scan(&generation)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && generation != l.generation {
+			return evstore.ErrLeaseLost
+		}
+		return err
+	})
+}
+
+// Release implements evstore.Lease: it unlocks the key, so that a standby
+// can take it at once, and closes the connection.
+func (l *lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.end(ctx, evstore.ErrLeaseLost)
+	l.cancel()
+	return nil
+}
+
+// use runs f on the lease's connection, and translates what went wrong:
+// the backend closing (ErrClosed), or the lease being lost (ErrLeaseLost).
+// A lost lease's connection is closed at once, which ends its lock if the
+// session still held it: the caller need not Release it.
+//
+// f runs to completion whatever ctx says, within timeout (the ttl) and
+// until the backend closes: when a ctx ends during a statement, pgx closes
+// the connection, which would end the lease, and a checkpoint being saved
+// records a batch already handled. A Consume that stops therefore saves
+// its last checkpoint and releases its lease, rather than leave a standby
+// to wait for the server to notice a closed session.
+func (l *lease) use(ctx context.Context, what string, timeout time.Duration, f func(context.Context, *pgx.Conn) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return l.ended
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	defer context.AfterFunc(l.life, cancel)()
+	err := f(fctx, l.conn)
+	switch {
+	case err == nil:
+		return nil
+	case l.life.Err() != nil:
+		return evstore.ErrClosed
+	case errors.Is(err, evstore.ErrLeaseLost):
+		l.lost()
+		return fmt.Errorf("%w: %s consumer %q: another instance took it, or it was reset", evstore.ErrLeaseLost, what, l.key.Name)
+	case l.conn.IsClosed():
+		// The session ended, and the lock with it.
+		l.lost()
+		return fmt.Errorf("%w: %s consumer %q: the session ended: %v", evstore.ErrLeaseLost, what, l.key.Name, err)
+	}
+	return fmt.Errorf("evstore/postgres: %s consumer %q: %w", what, l.key.Name, translate(err))
+}
+
+// lost ends a lost lease; l.mu is held.
+func (l *lease) lost() { l.end(context.Background(), evstore.ErrLeaseLost) }
+
+// close ends the lease when the backend closes. Later calls return
+// ErrClosed.
+func (l *lease) close() {
+	l.cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.end(context.Background(), evstore.ErrClosed)
+}
+
+// end unlocks the key if the session still holds it and closes the
+// connection, so that later calls return why; l.mu is held. Closing the
+// connection alone would release the lock too, but only once the server
+// has noticed: a standby trying at once could still find it held.
+func (l *lease) end(ctx context.Context, why error) {
+	if l.conn == nil {
+		return
+	}
+	if !l.conn.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		k, q := l.key, &l.b.sql.consumer
+		l.conn.Exec(ctx, q.unlock, q.prefix, k.Name, k.Members, k.Partition)
+		cancel()
+	}
+	closeConn(l.conn)
+	l.conn, l.ended = nil, why
+	l.b.leases.remove(l)
+}
+
+// leaseSet tracks a backend's open leases, so that Close closes their
+// connections.
+type leaseSet struct {
+	mu     sync.Mutex
+	closed bool
+	all    map[*lease]struct{}
+}
+
+// add adds l, unless the backend has closed.
+func (s *leaseSet) add(l *lease) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.all == nil {
+		s.all = make(map[*lease]struct{})
+	}
+	s.all[l] = struct{}{}
+	return true
+}
+
+func (s *leaseSet) remove(l *lease) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.all, l)
+}
+
+// closeAll closes every lease's connection; later adds fail.
+func (s *leaseSet) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	all := s.all
+	s.all = nil
+	s.mu.Unlock()
+	for l := range all {
+		l.close()
+	}
+}
+
+// ListConsumers implements evstore.ConsumerBackend. The pool's connection
+// is held until the loop ends.
+func (b *backend) ListConsumers(ctx context.Context) iter.Seq2[evstore.ConsumerInfo, error] {
+	return func(yield func(evstore.ConsumerInfo, error) bool) {
+		fail := func(err error) {
+			yield(evstore.ConsumerInfo{}, fmt.Errorf("evstore/postgres: list consumers: %w", interrupted(ctx, err)))
+		}
+		rows, err := b.pool.Query(ctx, b.sql.consumer.list)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c evstore.ConsumerInfo
+			var updated *time.Time // NULL before the first checkpoint
+			if err := rows.Scan(&c.Name, &c.Partition, &c.Members, &c.Position, &updated, &c.External); err != nil {
+				fail(err)
+				return
+			}
+			if updated != nil {
+				c.Updated = updated.UTC()
+			}
+			if !yield(c, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// ResetConsumer implements evstore.ConsumerBackend. In one transaction
+// through the pool it takes the name's lock, then a transaction lock on
+// the key of each of its rows: if one is held, an instance is active and
+// nothing changes. Otherwise it sets every row's position (a checkpoint,
+// Updated the time of the reset; External stays as it was, as on SQLite),
+// and moves its generation on, so that a holder whose session ended
+// unnoticed cannot save over the reset.
+func (b *backend) ResetConsumer(ctx context.Context, name string, position int64) error {
+	q := &b.sql.consumer
+	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, q.nameLock, q.prefix, name); err != nil {
+			return err
+		}
+		var free bool
+		if err := tx.QueryRow(ctx, q.resetOK, q.prefix, name).Scan(&free); err != nil {
+			return err
+		}
+		if !free {
+			return fmt.Errorf("an instance of the consumer is active: %w", evstore.ErrConflict)
+		}
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		tag, err := tx.Exec(ctx, q.reset, name, position, now)
+		if err == nil && tag.RowsAffected() == 0 {
+			_, err = tx.Exec(ctx, q.resetNew, name, position, now)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("evstore/postgres: reset consumer %q: %w", name, interrupted(ctx, err))
+	}
+	return nil
+}
