@@ -16,7 +16,17 @@ import (
 // The test binary re-runs itself as the writer TestCrashSafety kills.
 const childSchema = "EVSTORE_TEST_CRASH_SCHEMA"
 
+// The test binary re-runs itself as the lease holder of
+// lease_process_test.go (leaseChild, when set) when leaseChildSchema names
+// a schema.
+const leaseChildSchema = "EVSTORE_TEST_LEASE_SCHEMA"
+
+var leaseChild func() int
+
 func TestMain(m *testing.M) {
+	if leaseChild != nil && os.Getenv(leaseChildSchema) != "" {
+		os.Exit(leaseChild())
+	}
 	if schema := os.Getenv(childSchema); schema != "" {
 		s, err := Open(context.Background(), os.Getenv("EVSTORE_POSTGRES_DSN"), WithSchema(schema))
 		if err == nil {
