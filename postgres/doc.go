@@ -87,5 +87,7 @@
 // partition and name; see lease.go for the exact texts. Applications that
 // take advisory locks of their own on the same database should use the
 // two-key form, pg_advisory_lock(int, int), which has a space of its own.
-// Leases need PostgreSQL 11 or later (hashtextextended).
+// Leases need PostgreSQL 11 or later (hashtextextended), and sessions of
+// their own: through a connection pooler such as PgBouncer, use session
+// pooling (as LISTEN needs too), not transaction pooling.
 package postgres

@@ -403,7 +403,7 @@ func TestLeaseIdleSession(t *testing.T) {
 	if la == nil {
 		t.Fatal("got no lease, want one")
 	}
-	for range 12 { // 4 ttl
+	for range 6 { // 2 ttl
 		time.Sleep(ttl / 3)
 		if err := la.Renew(ctx); err != nil {
 			t.Fatalf("renew: %v", err)
@@ -469,5 +469,54 @@ func TestConsumerUpdated(t *testing.T) {
 	}
 	if got := updated(); !got.After(first) {
 		t.Errorf("after the position moved: Updated %v, want after %v", got, first)
+	}
+}
+
+// BenchmarkAcquireHeld measures a standby's try on a held lease: one
+// query through the pool, no connection opened.
+func BenchmarkAcquireHeld(b *testing.B) {
+	schema := testSchema(b)
+	holder, err := open(context.Background(), testDSN(b), []Option{WithSchema(schema)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer holder.Close()
+	standby, err := open(context.Background(), testDSN(b), []Option{WithSchema(schema)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer standby.Close()
+	key := evstore.ConsumerKey{Name: "bench", Partition: 1, Members: 4}
+	l, err := holder.AcquireLease(context.Background(), key, testTTL)
+	if err != nil || l == nil {
+		b.Fatalf("acquire: %v, %v", l, err)
+	}
+	defer l.Release(context.Background())
+	for b.Loop() {
+		if l, err := standby.AcquireLease(context.Background(), key, testTTL); err != nil || l != nil {
+			b.Fatalf("standby: got %v, %v; want no lease", l, err)
+		}
+	}
+}
+
+// BenchmarkLeaseSave measures a checkpoint's save on the lease's
+// connection.
+func BenchmarkLeaseSave(b *testing.B) {
+	bk, err := open(context.Background(), testDSN(b), []Option{WithSchema(testSchema(b))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bk.Close()
+	l, err := bk.AcquireLease(context.Background(), evstore.ConsumerKey{Name: "bench"}, testTTL)
+	if err != nil || l == nil {
+		b.Fatalf("acquire: %v, %v", l, err)
+	}
+	defer l.Release(context.Background())
+	var pos int64
+	for b.Loop() {
+		pos++
+		if err := l.Save(context.Background(), pos, false); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
