@@ -1,6 +1,7 @@
 package evstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -228,6 +230,8 @@ type consumer struct {
 	positioner Positioner
 	cfg        consumeConfig
 	key        ConsumerKey
+	ahead      readAhead // the page being handed out
+	next       *pageRead // the page after it, being read
 }
 
 // run alternates between standing by and being active until ctx ends, the
@@ -369,9 +373,7 @@ func (c *consumer) active(ctx context.Context, lease Lease) (err error) {
 	defer func() {
 		cancel(nil)
 		wg.Wait()
-		if !errors.Is(context.Cause(runCtx), ErrLeaseLost) {
-			c.release(lease)
-		}
+		c.release(lease) // also after a loss: the backend frees what it holds
 	}()
 	err = c.follow(runCtx, held)
 	if cause := context.Cause(runCtx); errors.Is(cause, ErrLeaseLost) || errors.Is(err, ErrLeaseLost) {
@@ -417,21 +419,29 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 	if err != nil {
 		return err
 	}
-	saved, savedAt := pos, time.Now()
 	head, err := c.s.head(ctx, All)
 	if err != nil {
 		return err
 	}
+	sv := &saver{held: held, external: c.positioner != nil, saved: pos, at: time.Now()}
+	defer sv.wait()
+	defer func() { c.drop(c.next); c.next, c.ahead = nil, readAhead{} }()
 	failures := 0
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
+		// The read overlaps the previous batch's checkpoint save.
 		events, scanned, err := c.fetch(ctx, pos, head)
 		if err != nil {
 			return err
 		}
 		if len(events) > 0 {
+			// A batch is handled only once the one before is saved, so a
+			// crash delivers at most one batch again.
+			if err := sv.wait(); err != nil {
+				return err
+			}
 			if err := c.handle(ctx, events); err != nil {
 				if errors.Is(err, ErrHandlerPanic) || ctx.Err() != nil {
 					return err
@@ -452,15 +462,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			}
 			failures = 0
 			pos = scanned
-			// A save that fails for another reason than a lost lease is
-			// tried again with the next one; the renewer gives the lease
-			// up if the database stays out of reach.
-			switch err := held.save(ctx, pos, c.positioner != nil); {
-			case errors.Is(err, ErrLeaseLost):
-				return err
-			case err == nil:
-				saved, savedAt = pos, time.Now()
-			}
+			sv.start(ctx, pos)
 			continue
 		}
 		pos = scanned
@@ -469,14 +471,13 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		}
 		// Caught up. Save a checkpoint that only moved past dropped
 		// events, but not more often than filteredSaveInterval.
-		if pos > saved && time.Since(savedAt) >= filteredSaveInterval {
-			switch err := held.save(ctx, pos, c.positioner != nil); {
-			case errors.Is(err, ErrLeaseLost):
+		if err := sv.wait(); err != nil {
+			return err
+		}
+		if pos > sv.saved && time.Since(sv.at) >= filteredSaveInterval {
+			sv.start(ctx, pos)
+			if err := sv.wait(); err != nil {
 				return err
-			case err == nil:
-				saved, savedAt = pos, time.Now()
-			default:
-				savedAt = time.Now() // try again after the interval
 			}
 		}
 		next, changed := c.s.notifier.published()
@@ -486,14 +487,14 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		}
 		var timer *time.Timer
 		var due <-chan time.Time
-		if pos > saved {
-			timer = time.NewTimer(filteredSaveInterval - time.Since(savedAt))
+		if pos > sv.saved {
+			timer = time.NewTimer(filteredSaveInterval - time.Since(sv.at))
 			due = timer.C
 		}
 		select {
 		case <-ctx.Done():
-			if pos > saved { // leave no dropped events to scan again
-				_ = held.save(ctx, pos, c.positioner != nil)
+			if pos > sv.saved { // leave no dropped events to scan again
+				sv.start(ctx, pos)
 			}
 			return nil
 		case <-changed:
@@ -503,6 +504,40 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			timer.Stop()
 		}
 	}
+}
+
+// A saver saves a consumer's checkpoints on a goroutine of its own, one at
+// a time, so that a save overlaps the read of the next batch.
+type saver struct {
+	held     *heldLease
+	external bool
+	pending  chan error // the save in flight, if any
+	pos      int64      // its position
+	saved    int64      // the newest position saved
+	at       time.Time  // when a save last ended
+}
+
+func (sv *saver) start(ctx context.Context, pos int64) {
+	sv.pending, sv.pos = make(chan error, 1), pos
+	go func() { sv.pending <- sv.held.save(ctx, pos, sv.external) }()
+}
+
+// wait waits for the save in flight. It returns ErrLeaseLost if the lease
+// was lost; a save that failed otherwise is left to the next one (and the
+// renewer gives the lease up if the database stays out of reach).
+func (sv *saver) wait() error {
+	if sv.pending == nil {
+		return nil
+	}
+	err := <-sv.pending
+	sv.pending, sv.at = nil, time.Now()
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		return err
+	case err == nil:
+		sv.saved = sv.pos
+	}
+	return nil
 }
 
 // startPosition is where the consumer goes on from.
@@ -520,32 +555,91 @@ func (c *consumer) startPosition(ctx context.Context, lease Lease) (int64, error
 	return c.cfg.start, nil
 }
 
-// fetch reads the next events after pos, up to Sequence head, that the
+// fetch returns the next events after pos, up to Sequence head, that the
 // consumer selects: at most one batch of them. scanned is the Sequence up
-// to which every event has been considered.
+// to which every event has been considered. It reads ahead, a page of the
+// Store's read size at a time, and hands the page out batch by batch while
+// the next page is read on another goroutine.
 func (c *consumer) fetch(ctx context.Context, pos, head int64) (events []StoredEvent, scanned int64, err error) {
-	if pos >= head {
-		return nil, pos, nil
-	}
-	q := Query{StreamID: All, After: pos, MaxSequence: head, Filter: c.cfg.filter, Limit: c.cfg.batch}
-	page, err := c.s.read(ctx, q, nil)
-	if err != nil {
-		return nil, pos, err
-	}
-	scanned = head
-	if len(page) == q.Limit {
-		scanned = page[len(page)-1].Sequence
-	}
-	if c.cfg.members == 0 {
-		return page, scanned, nil
-	}
-	events = page[:0]
-	for _, e := range page {
-		if PartitionOf(e.StreamID, c.cfg.members) == c.cfg.member {
-			events = append(events, e)
+	if pos < c.ahead.from || pos >= c.ahead.to {
+		if pos >= head {
+			return nil, pos, nil
+		}
+		next := c.next
+		c.next = nil
+		if next == nil || next.from != pos {
+			c.drop(next)
+			next = c.readAhead(ctx, pos, head)
+		}
+		r := <-next.done
+		if r.err != nil {
+			return nil, pos, r.err
+		}
+		c.ahead = r
+		if c.ahead.to < next.head { // a full page: read the next one meanwhile
+			c.next = c.readAhead(ctx, c.ahead.to, next.head)
 		}
 	}
-	return events, scanned, nil
+	rest := c.ahead.events
+	i, _ := slices.BinarySearchFunc(rest, pos, func(e StoredEvent, seq int64) int { return cmp.Compare(e.Sequence, seq) })
+	if i < len(rest) && rest[i].Sequence == pos {
+		i++
+	}
+	rest = rest[i:]
+	if c.cfg.members == 0 {
+		if len(rest) > c.cfg.batch {
+			return rest[:c.cfg.batch], rest[c.cfg.batch-1].Sequence, nil
+		}
+		return rest, c.ahead.to, nil
+	}
+	for _, e := range rest {
+		if PartitionOf(e.StreamID, c.cfg.members) != c.cfg.member {
+			continue
+		}
+		if len(events) == c.cfg.batch {
+			return events, events[len(events)-1].Sequence, nil
+		}
+		events = append(events, e)
+	}
+	return events, c.ahead.to, nil
+}
+
+// readAhead holds every event the consumer selects with a Sequence in
+// (from, to], read from the database but not yet handled.
+type readAhead struct {
+	from, to int64
+	events   []StoredEvent
+	err      error
+}
+
+// A pageRead is a page being read on a goroutine of its own.
+type pageRead struct {
+	from, head int64
+	done       chan readAhead
+}
+
+// readAhead reads, on a goroutine, the page of selected events after from
+// and up to head.
+func (c *consumer) readAhead(ctx context.Context, from, head int64) *pageRead {
+	r := &pageRead{from: from, head: head, done: make(chan readAhead, 1)}
+	go func() {
+		q := Query{StreamID: All, After: from, MaxSequence: head, Filter: c.cfg.filter, Limit: max(c.cfg.batch, c.s.readPage)}
+		// A new slice each time: the handler may keep the batches it got.
+		page, err := c.s.read(ctx, q, make([]StoredEvent, 0, q.Limit))
+		ra := readAhead{from: from, to: head, events: page, err: err}
+		if len(page) == q.Limit {
+			ra.to = page[len(page)-1].Sequence
+		}
+		r.done <- ra
+	}()
+	return r
+}
+
+// drop waits for a page read that is no longer wanted.
+func (c *consumer) drop(r *pageRead) {
+	if r != nil {
+		<-r.done
+	}
 }
 
 // handle calls the handler, turning a panic into an error.

@@ -56,14 +56,17 @@ type Lease interface {
 	// checkpoint's Updated time changes only if position did. external
 	// records that a Positioner keeps the position and this is only what
 	// it last reported. If the lease was lost (another instance acquired
-	// the key since), it saves nothing and returns ErrLeaseLost.
+	// the key since, the consumer was reset, or an instance with another
+	// Members took the name), it saves nothing and returns ErrLeaseLost.
 	Save(ctx context.Context, position int64, external bool) error
 
 	// Renew extends the lease by its ttl, or returns ErrLeaseLost.
 	Renew(ctx context.Context) error
 
-	// Release gives the lease up, so that a standby can take over at once.
-	// The checkpoint stays. Release is called once, last.
+	// Release gives the lease up, so that a standby can take over at once,
+	// and frees what the lease holds (a connection, say). The checkpoint
+	// stays. Release is called once, last, also after the lease was lost;
+	// it then changes nothing in the database.
 	Release(ctx context.Context) error
 }
 

@@ -59,16 +59,19 @@ func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl
 	switch {
 	case r == nil:
 		r = &consumerRow{}
-		if others {
-			r.position, r.found = lowest, true
-		}
 		c.rows[key] = r
 	case r.leased(now):
 		return nil, nil
 	}
 	r.generation++
 	r.leaseUntil = now.Add(ttl)
-	return &lease{c: c, key: key, generation: r.generation, ttl: ttl, position: r.position, found: r.found}, nil
+	l := &lease{c: c, key: key, generation: r.generation, ttl: ttl, position: r.position, found: r.found}
+	if !r.found && others {
+		// A new split starts after the old one's lowest checkpoint; the
+		// row keeps none of its own until the first save.
+		l.position, l.found = lowest, true
+	}
+	return l, nil
 }
 
 // A lease is one holder's evstore.Lease.
@@ -172,7 +175,8 @@ func (b *backend) ResetConsumer(ctx context.Context, name string, position int64
 		rows = append(rows, r)
 	}
 	for _, r := range rows {
-		r.position, r.found, r.external, r.updated = position, true, false, now.UTC()
+		r.position, r.found, r.updated = position, true, now.UTC()
+		r.generation++ // a holder whose lease expired unnoticed cannot save over it
 	}
 	return nil
 }

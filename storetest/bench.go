@@ -27,6 +27,77 @@ func Bench(b *testing.B, open OpenFunc) {
 	b.Run("WriteParallel/streams=one", func(b *testing.B) { benchWriteParallel(b, open, true) })
 	b.Run("Read", func(b *testing.B) { benchRead(b, open) })
 	b.Run("Watch", func(b *testing.B) { benchWatch(b, open) })
+	b.Run("ReadAll", func(b *testing.B) { benchConsume(b, open, false) })
+	b.Run("Consume", func(b *testing.B) { benchConsume(b, open, true) })
+}
+
+// benchConsume reads 100,000 events of 100 streams from All: with a plain
+// Read, or by catching up a new consumer with a no-op handler and the
+// default BatchSize (when the backend keeps consumers).
+func benchConsume(b *testing.B, open OpenFunc, consume bool) {
+	s := benchStore(b, open)
+	ctx := context.Background()
+	const total, streams = 100000, 100
+	for i := 0; i < total; i += 1000 {
+		st, err := s.Stream(ctx, fmt.Sprintf("s%d", i/1000%streams))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.Write(ctx, batch(i, 1000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	all, err := s.Stream(ctx, evstore.All)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if consume {
+		if err := probeConsumerBench(ctx, s); err != nil {
+			b.Skip(err)
+		}
+	}
+	read, round := 0, 0
+	for b.Loop() {
+		if !consume {
+			for _, err := range all.Read(ctx) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				read++
+			}
+			continue
+		}
+		round++
+		cctx, cancel := context.WithCancel(ctx)
+		caughtUp := make(chan struct{})
+		h := evstore.HandlerFunc(func(_ context.Context, events []evstore.StoredEvent) error {
+			read += len(events)
+			if events[len(events)-1].Sequence == total {
+				close(caughtUp)
+			}
+			return nil
+		})
+		done := make(chan error, 1)
+		go func() { done <- s.Consume(cctx, fmt.Sprintf("bench-%d", round), h) }()
+		select {
+		case <-caughtUp:
+		case err := <-done:
+			b.Fatalf("Consume ended before catching up: %v", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, read)
+}
+
+// probeConsumerBench returns an error if the store keeps no consumers.
+func probeConsumerBench(ctx context.Context, s *evstore.Store) error {
+	for _, err := range s.Consumers(ctx) {
+		return err
+	}
+	return nil
 }
 
 func benchStore(b *testing.B, open OpenFunc) *evstore.Store {
