@@ -32,6 +32,7 @@ type benchConfig struct {
 	cpuprofile    string
 	store         string
 	slow          int
+	consume       bool
 }
 
 // benchResults are the figures "evstore bench" measures. The JSON names are
@@ -70,6 +71,12 @@ type benchResults struct {
 	SlowWatchers                int     `json:"slow_watchers,omitempty"`
 	SlowWriteRatio              float64 `json:"slow_watchers_write_ratio,omitempty"`
 	SlowPeakRSSBytes            int64   `json:"slow_watchers_peak_rss_bytes,omitempty"`
+	ReadAllEventsPerSec         float64 `json:"read_all_events_per_sec,omitempty"`
+	ConsumeEventsPerSec         float64 `json:"consume_events_per_sec,omitempty"`
+	ConsumeRatio                float64 `json:"consume_ratio,omitempty"`
+	ConsumeP50Ms                float64 `json:"consume_p50_ms,omitempty"`
+	ConsumeP99Ms                float64 `json:"consume_p99_ms,omitempty"`
+	ConsumeTakeoverMs           float64 `json:"consume_takeover_ms,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -89,6 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.watchers, "watchers", 0, "also measure fan-out: this many watchers of @all")
 	fs.IntVar(&cfg.fanoutEvents, "fanout-events", 100_000, "events written for the --watchers phase")
 	fs.IntVar(&cfg.slow, "slow", 0, "also write --events with this many slow watchers and one stalled one, against none")
+	fs.BoolVar(&cfg.consume, "consume", false, "also measure consumers: catch-up against a plain @all Read, Write-to-Handle latency, takeover")
 	fs.DurationVar(&cfg.poll, "poll", 50*time.Millisecond, "poll interval for changes by other processes")
 	fs.DurationVar(&cfg.idle, "idle", 5*time.Second, "how long --watch measures an idle store's CPU")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
@@ -154,6 +162,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.slow > 0 {
 		if err := benchSlow(ctx, cfg, target, res, out); err != nil {
+			return err
+		}
+	}
+	if cfg.consume {
+		if err := benchConsume(ctx, cfg, target, res, out); err != nil {
 			return err
 		}
 	}

@@ -27,16 +27,17 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"bench":    {summary: "measure write, read, snapshot, watch and fan-out performance", run: runBench},
-	"version":  {summary: "print the version", run: runVersion},
-	"streams":  {summary: "list every stream with its version, event count and last write", run: runStreams},
-	"read":     {summary: "print a stream's events (or @all's)", run: runRead},
-	"tail":     {summary: "print a stream's events as they are written, until interrupted", run: runTail},
-	"write":    {summary: "append one event to a stream", run: runWrite},
-	"snapshot": {summary: "show a stream's snapshot", run: runSnapshot},
-	"stats":    {summary: "show totals: streams, events, size, newest sequence", run: runStats},
-	"export":   {summary: "print @all as JSON lines", run: runExport},
-	"import":   {summary: "append events from JSON lines (as export prints them), idempotently", run: runImport},
+	"bench":     {summary: "measure write, read, snapshot, watch and fan-out performance", run: runBench},
+	"version":   {summary: "print the version", run: runVersion},
+	"streams":   {summary: "list every stream with its version, event count and last write", run: runStreams},
+	"read":      {summary: "print a stream's events (or @all's)", run: runRead},
+	"tail":      {summary: "print a stream's events as they are written, until interrupted", run: runTail},
+	"write":     {summary: "append one event to a stream", run: runWrite},
+	"snapshot":  {summary: "show a stream's snapshot", run: runSnapshot},
+	"stats":     {summary: "show totals: streams, events, size, newest sequence", run: runStats},
+	"export":    {summary: "print @all as JSON lines", run: runExport},
+	"import":    {summary: "append events from JSON lines (as export prints them), idempotently", run: runImport},
+	"consumers": {summary: "list consumers with their position and lag; \"consumers reset NAME --to N\" moves one", run: runConsumers},
 	// benchChild is the other process of "bench --watch".
 	benchChildName: {run: runBenchChild, hidden: true},
 }

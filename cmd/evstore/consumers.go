@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/go-event-sourcing/evstore"
+)
+
+// runConsumers lists the consumers, or, as "consumers reset NAME --to N",
+// moves one's checkpoint.
+func runConsumers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reset" {
+		return runConsumersReset(ctx, args[1:], stdout, stderr)
+	}
+	fs := newFlagSet("consumers", "consumers [flags]\n       evstore consumers reset NAME --to N [flags]", "evstore --db events.db consumers", stderr)
+	sf := addStoreFlags(ctx, fs)
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	store, err := sf.open(ctx, readOnly)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := store.Stream(ctx, evstore.All)
+	if err != nil {
+		return err
+	}
+	newest := all.Version()
+	enc := newEncoder(stdout)
+	table := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if !*asJSON {
+		fmt.Fprintln(table, "CONSUMER\tPARTITION\tPOSITION\tLAG\tUPDATED")
+		defer table.Flush()
+	}
+	for c, err := range store.Consumers(ctx) {
+		if err != nil {
+			return err
+		}
+		lag := max(newest-c.Position, 0)
+		if *asJSON {
+			err = enc.Encode(map[string]any{
+				"name": c.Name, "partition": c.Partition, "members": c.Members, "position": c.Position,
+				"lag": lag, "updated": c.Updated, "external": c.External,
+			})
+		} else {
+			part := "-"
+			if c.Members > 0 {
+				part = fmt.Sprintf("%d/%d", c.Partition, c.Members)
+			}
+			pos := strconv.FormatInt(c.Position, 10)
+			if c.External {
+				pos += " (its own)"
+			}
+			_, err = fmt.Fprintf(table, "%s\t%s\t%s\t%d\t%s\n", c.Name, part, pos, lag, human(c.Updated))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runConsumersReset(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("consumers reset", "consumers reset NAME --to N [flags]", "evstore consumers reset balances --to 0", stderr)
+	sf := addStoreFlags(ctx, fs)
+	to := fs.Int64("to", -1, "the Sequence the consumer goes on after (0: from the beginning)")
+	positional, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 || *to < 0 {
+		fmt.Fprintln(stderr, "give one consumer NAME and --to N (N >= 0)")
+		fs.Usage()
+		return errUsage
+	}
+	store, err := sf.open(ctx, readWrite)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	name := positional[0]
+	switch err := store.ResetConsumer(ctx, name, *to); {
+	case errors.Is(err, evstore.ErrConflict):
+		return fmt.Errorf("consumer %q is running: stop every instance of it, then reset it (%w)", name, err)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(stdout, "consumer %s goes on after sequence %d\n", name, *to)
+	return nil
+}
