@@ -285,7 +285,7 @@ func (c *consumer) acquire(ctx context.Context) (Lease, error) {
 		case errors.Is(err, ErrClosed):
 			return nil, ErrClosed
 		case err != nil && (permanent(err) || (!failingSince.IsZero() && time.Since(failingSince) > 2*c.cfg.lease)):
-			return nil, fmt.Errorf("evstore: consumer %q: take the lease: %w", c.key.Name, err)
+			return nil, err // the Backend's error names the consumer
 		case err != nil:
 			if failingSince.IsZero() {
 				failingSince = time.Now()

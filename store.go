@@ -147,7 +147,7 @@ func (s *Store) Stream(ctx context.Context, id string) (*Stream, error) {
 	}
 	v, err := s.head(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("evstore: open stream %q: %w", id, err)
+		return nil, err // the Backend's error names the stream
 	}
 	st := &Stream{store: s, id: id}
 	st.version.Store(v)

@@ -2,10 +2,10 @@ package memory
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 )
 
 // Append implements evstore.Backend. Holding the lock exclusively is its
@@ -19,7 +19,7 @@ import (
 // append.
 func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
 	if err := ctx.Err(); err != nil {
-		return evstore.WriteReport{}, fmt.Errorf("evstore/memory: append to %s: %w", req.StreamID, err)
+		return evstore.WriteReport{}, errs.Wrapf("evstore/memory", err, "append to %s", req.StreamID)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

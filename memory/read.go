@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 )
 
 // Read implements evstore.Backend. It walks the positions q selects (the
@@ -17,7 +18,7 @@ import (
 // returns it: that is the definition every backend must agree with.
 func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.StoredEvent) ([]evstore.StoredEvent, error) {
 	if err := ctx.Err(); err != nil {
-		return dst, fmt.Errorf("evstore/memory: read %s: %w", q.StreamID, err)
+		return dst, errs.Wrapf("evstore/memory", err, "read %s", q.StreamID)
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -60,7 +61,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		}
 		e, err := b.events[seq-1].stored()
 		if err != nil {
-			return dst, fmt.Errorf("evstore/memory: read %s: %w", q.StreamID, err)
+			return dst, errs.Wrapf("evstore/memory", err, "read %s", q.StreamID)
 		}
 		if q.Filter.Match(e) {
 			dst = append(dst, e)
@@ -91,7 +92,7 @@ func (r *record) stored() (evstore.StoredEvent, error) {
 // Append returns, so the newest Sequence is always safe to read up to.
 func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("evstore/memory: version of %s: %w", streamID, err)
+		return 0, errs.Wrapf("evstore/memory", err, "version of %s", streamID)
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -103,7 +104,7 @@ func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
 // Sequence.
 func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics, error) {
 	if err := ctx.Err(); err != nil {
-		return evstore.Metrics{}, fmt.Errorf("evstore/memory: metrics of %s: %w", streamID, err)
+		return evstore.Metrics{}, errs.Wrapf("evstore/memory", err, "metrics of %s", streamID)
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -136,7 +137,7 @@ func (b *backend) metrics(streamID string, newest int64) evstore.Metrics {
 func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error] {
 	return func(yield func(evstore.Metrics, error) bool) {
 		if err := ctx.Err(); err != nil {
-			yield(evstore.Metrics{}, fmt.Errorf("evstore/memory: list streams: %w", err))
+			yield(evstore.Metrics{}, errs.Wrap("evstore/memory", "list streams", err))
 			return
 		}
 		for _, m := range b.streamList() {
@@ -168,7 +169,7 @@ func (b *backend) streamList() []evstore.Metrics {
 // stream's key index.
 func (b *backend) LookupKey(ctx context.Context, streamID, key string) (int64, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, false, fmt.Errorf("evstore/memory: look up key %q in %s: %w", key, streamID, err)
+		return 0, false, errs.Wrapf("evstore/memory", err, "look up key %q in %s", key, streamID)
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()

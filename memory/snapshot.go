@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 )
 
 // SaveSnapshot implements evstore.Backend. It holds the lock exclusively,
@@ -12,7 +13,7 @@ import (
 // snapshot is not ahead of its stream and saving it.
 func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("evstore/memory: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, err)
+		return errs.Wrapf("evstore/memory", err, "save snapshot %s/%s", snap.StreamID, snap.Projection)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -29,7 +30,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 // caller may change.
 func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("evstore/memory: load snapshot %s/%s: %w", streamID, projection, err)
+		return nil, errs.Wrapf("evstore/memory", err, "load snapshot %s/%s", streamID, projection)
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()

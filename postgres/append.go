@@ -54,7 +54,7 @@ func (b *backend) commitGroup(_ struct{}, calls []*appendCall, more func() []*ap
 	// A failed COMMIT may have committed all the same (the connection can
 	// drop after the server did): running the group again could write it
 	// twice, so only errors before the commit fall back to savepoints.
-	if err != nil && len(live) > 1 && !errors.Is(err, errCommit) {
+	if err != nil && len(live) > 1 && !errors.Is(err, ErrCommitUnknown) {
 		err = b.inTx(ctx, func(tx pgx.Tx) error { return b.appendEach(ctx, tx, live) })
 	}
 	if err != nil {
@@ -171,9 +171,6 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 	if len(rows.ids) == 0 {
 		return nil
 	}
-	if b.beforeCommit != nil {
-		b.beforeCommit()
-	}
 	if len(rows.ids) >= copyRows {
 		if _, err := tx.CopyFrom(ctx, b.sql.eventsTable, columns, rows.source()); err != nil {
 			return err
@@ -281,11 +278,18 @@ func (b *backend) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 	if err := f(tx); err != nil {
 		return err
 	}
+	if b.beforeCommit != nil {
+		b.beforeCommit()
+	}
 	if err := tx.Commit(context.Background()); err != nil { // the work is done: commit whatever ctx says
-		return fmt.Errorf("%w: %w", errCommit, err)
+		return fmt.Errorf("%w: %w", ErrCommitUnknown, err)
 	}
 	return nil
 }
 
-// errCommit marks an error of COMMIT itself: the outcome is unknown.
-var errCommit = errors.New("evstore/postgres: commit failed; the write may or may not have been stored")
+// ErrCommitUnknown means that a Write's COMMIT failed in a way that leaves
+// its outcome unknown: the connection broke after the server may have
+// committed. The events may or may not be stored. Retrying the Write is
+// safe when its events carry idempotency keys (the retry then appends
+// only what is missing); without keys it may append them twice.
+var ErrCommitUnknown = errors.New("evstore/postgres: commit failed; the write may or may not have been stored")

@@ -28,7 +28,7 @@ func translate(err error) error {
 	}
 	switch pgErr.Code {
 	case "22021", "22P05", "54000": // bad text, untranslatable character, too long
-		return fmt.Errorf("%w: %v", evstore.ErrInvalidEvent, err)
+		return fmt.Errorf("%w: %w", evstore.ErrInvalidEvent, err)
 	case "57014": // query_canceled: a ctx ended
 		return fmt.Errorf("%w: %w", context.Canceled, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -127,7 +128,7 @@ func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl
 	q := &b.sql.consumer
 	var held bool
 	if err := b.pool.QueryRow(ctx, q.held, q.prefix, key.Name, key.Members, key.Partition).Scan(&held); err != nil {
-		return nil, fmt.Errorf("evstore/postgres: lease consumer %q: %w", key.Name, interrupted(ctx, err))
+		return nil, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "lease consumer %q", key.Name)
 	}
 	if held {
 		return nil, nil
@@ -139,7 +140,7 @@ func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl
 func (b *backend) tryLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
 	conn, err := b.leaseConn(ctx, ttl)
 	if err != nil {
-		return nil, fmt.Errorf("evstore/postgres: lease consumer %q: %w", key.Name, interrupted(ctx, err))
+		return nil, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "lease consumer %q", key.Name)
 	}
 	life, cancel := context.WithCancel(context.Background())
 	l := &lease{b: b, key: key, ttl: ttl, conn: conn, life: life, cancel: cancel}
@@ -149,7 +150,7 @@ func (b *backend) tryLease(ctx context.Context, key evstore.ConsumerKey, ttl tim
 		closeConn(conn)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("evstore/postgres: lease consumer %q: %w", key.Name, interrupted(ctx, err))
+			return nil, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "lease consumer %q", key.Name)
 		}
 		return nil, nil
 	}
@@ -314,7 +315,7 @@ func (l *lease) use(ctx context.Context, what string, timeout time.Duration, f f
 		l.lost()
 		return fmt.Errorf("%w: %s consumer %q: the session ended: %v", evstore.ErrLeaseLost, what, l.key.Name, err)
 	}
-	return fmt.Errorf("evstore/postgres: %s consumer %q: %w", what, l.key.Name, translate(err))
+	return errs.Wrapf("evstore/postgres", translate(err), "%s consumer %q", what, l.key.Name)
 }
 
 // lost ends a lost lease; l.mu is held.
@@ -393,7 +394,7 @@ func (s *leaseSet) closeAll() {
 func (b *backend) ListConsumers(ctx context.Context) iter.Seq2[evstore.ConsumerInfo, error] {
 	return func(yield func(evstore.ConsumerInfo, error) bool) {
 		fail := func(err error) {
-			yield(evstore.ConsumerInfo{}, fmt.Errorf("evstore/postgres: list consumers: %w", interrupted(ctx, err)))
+			yield(evstore.ConsumerInfo{}, errs.Wrap("evstore/postgres", "list consumers", interrupted(ctx, err)))
 		}
 		rows, err := b.pool.Query(ctx, b.sql.consumer.list)
 		if err != nil {
@@ -449,7 +450,7 @@ func (b *backend) ResetConsumer(ctx context.Context, name string, position int64
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("evstore/postgres: reset consumer %q: %w", name, interrupted(ctx, err))
+		return errs.Wrapf("evstore/postgres", interrupted(ctx, err), "reset consumer %q", name)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 	"github.com/go-event-sourcing/evstore/internal/groupcommit"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -44,7 +45,7 @@ type backend struct {
 	wg     sync.WaitGroup // the listener
 	leases leaseSet       // open leases' connections
 
-	beforeCommit func() // tests only: runs inside each append transaction
+	beforeCommit func() // tests only: runs in each append transaction, just before COMMIT
 }
 
 var (
@@ -90,7 +91,7 @@ func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
-		return nil, fmt.Errorf("evstore/postgres: connect: %w", err)
+		return nil, errs.Wrap("evstore/postgres", "connect", err)
 	}
 	if err := createSchema(ctx, pool, cfg.schema); err != nil {
 		pool.Close()

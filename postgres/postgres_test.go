@@ -431,8 +431,8 @@ func TestGroupFailureFailsEveryCall(t *testing.T) {
 	}
 	bk.writer <- token
 	for i := range opts {
-		if err := <-results[i]; err == nil || errors.Is(err, evstore.ErrConflict) {
-			t.Errorf("call %d: got %v; want the group's error, not a conflict", i, err)
+		if err := <-results[i]; !errors.Is(err, ErrCommitUnknown) || errors.Is(err, evstore.ErrConflict) {
+			t.Errorf("call %d: got %v; want the group's failed COMMIT (ErrCommitUnknown), not a conflict", i, err)
 		}
 	}
 	token = <-bk.writer

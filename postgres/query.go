@@ -2,11 +2,11 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 )
 
 // Head implements evstore.Backend. Appends take Sequences under one lock
@@ -21,7 +21,7 @@ func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
 		err = b.pool.QueryRow(ctx, b.sql.streamHead, streamID).Scan(&v)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("evstore/postgres: version of %s: %w", streamID, interrupted(ctx, err))
+		return 0, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "version of %s", streamID)
 	}
 	return v, nil
 }
@@ -37,7 +37,7 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 		err = b.pool.QueryRow(ctx, b.sql.streamMetrics, streamID).Scan(&m.EventCount, &m.Version, &last)
 	}
 	if err != nil {
-		return m, fmt.Errorf("evstore/postgres: metrics of %s: %w", streamID, interrupted(ctx, err))
+		return m, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "metrics of %s", streamID)
 	}
 	if last != nil {
 		m.LastTimestamp = last.UTC()
@@ -53,14 +53,14 @@ func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error]
 		rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+
 			` GROUP BY stream_id ORDER BY stream_id COLLATE "C"`)
 		if err != nil {
-			yield(evstore.Metrics{}, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err)))
+			yield(evstore.Metrics{}, errs.Wrap("evstore/postgres", "list streams", interrupted(ctx, err)))
 			return
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var m evstore.Metrics
 			if err := rows.Scan(&m.StreamID, &m.EventCount, &m.Version, &m.LastTimestamp); err != nil {
-				yield(evstore.Metrics{}, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err)))
+				yield(evstore.Metrics{}, errs.Wrap("evstore/postgres", "list streams", interrupted(ctx, err)))
 				return
 			}
 			m.LastTimestamp = m.LastTimestamp.UTC()
@@ -69,7 +69,7 @@ func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error]
 			}
 		}
 		if err := rows.Err(); err != nil {
-			yield(evstore.Metrics{}, fmt.Errorf("evstore/postgres: list streams: %w", interrupted(ctx, err)))
+			yield(evstore.Metrics{}, errs.Wrap("evstore/postgres", "list streams", interrupted(ctx, err)))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 )
 
 // Read implements evstore.Backend.
@@ -15,7 +16,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 	query, args := b.buildRead(q)
 	rows, err := b.pool.Query(ctx, query, args...)
 	if err != nil {
-		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, interrupted(ctx, err))
+		return dst, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "read %s", q.StreamID)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -23,7 +24,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		var key *string
 		var meta []byte
 		if err := rows.Scan(&e.Sequence, &e.StreamID, &key, &e.Type, &e.Timestamp, &meta, &e.Data, &e.Version); err != nil {
-			return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, interrupted(ctx, err))
+			return dst, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "read %s", q.StreamID)
 		}
 		e.Timestamp = e.Timestamp.UTC()
 		if key != nil {
@@ -43,7 +44,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		dst = append(dst, e)
 	}
 	if err := rows.Err(); err != nil {
-		return dst, fmt.Errorf("evstore/postgres: read %s: %w", q.StreamID, interrupted(ctx, err))
+		return dst, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "read %s", q.StreamID)
 	}
 	return dst, nil
 }

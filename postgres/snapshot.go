@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -19,7 +20,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 	}
 	tag, err := b.pool.Exec(ctx, query, snap.StreamID, snap.Projection, snap.Version, snap.State, snap.Timestamp)
 	if err != nil {
-		return fmt.Errorf("evstore/postgres: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
+		return errs.Wrapf("evstore/postgres", interrupted(ctx, err), "save snapshot %s/%s", snap.StreamID, snap.Projection)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: snapshot %s/%s at version %d is ahead of the stream", evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version)
@@ -31,7 +32,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string) (*evstore.Snapshot, error) {
 	rows, err := b.pool.Query(ctx, b.sql.loadSnapshot, streamID, projection)
 	if err != nil {
-		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
+		return nil, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "load snapshot %s/%s", streamID, projection)
 	}
 	defer rows.Close()
 	if !rows.Next() {
@@ -39,7 +40,7 @@ func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string)
 	}
 	snap := &evstore.Snapshot{StreamID: streamID, Projection: projection}
 	if err := rows.Scan(&snap.Version, &snap.State, &snap.Timestamp); err != nil {
-		return nil, fmt.Errorf("evstore/postgres: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
+		return nil, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "load snapshot %s/%s", streamID, projection)
 	}
 	snap.Timestamp = snap.Timestamp.UTC()
 	if snap.State == nil {
@@ -56,7 +57,7 @@ func (b *backend) LookupKey(ctx context.Context, streamID, key string) (int64, b
 	case errors.Is(err, pgx.ErrNoRows):
 		return 0, false, nil
 	case err != nil:
-		return 0, false, fmt.Errorf("evstore/postgres: look up key %q in %s: %w", key, streamID, interrupted(ctx, err))
+		return 0, false, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "look up key %q in %s", key, streamID)
 	}
 	return v, true, nil
 }

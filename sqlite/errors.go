@@ -24,13 +24,13 @@ func translate(err error) error {
 		return err
 	}
 	if sqlite.ErrCode(err) == sqlite.ResultReadOnly { // "attempt to write a readonly database"
-		return fmt.Errorf("%w: the database is open read-only (sqlite.ReadOnly, or a file this process may not write): %v", evstore.ErrReadOnly, err)
+		return fmt.Errorf("%w: the database is open read-only (sqlite.ReadOnly, or a file this process may not write): %w", evstore.ErrReadOnly, err)
 	}
 	switch sqlite.ErrCode(err).ToPrimary() {
 	case sqlite.ResultNotADB, sqlite.ResultCorrupt:
-		return fmt.Errorf("%w: %v", evstore.ErrCorrupt, err)
+		return fmt.Errorf("%w: %w", evstore.ErrCorrupt, err)
 	case sqlite.ResultBusy:
-		return fmt.Errorf("%w: %v", ErrBusy, err)
+		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 	"zombiezen.com/go/sqlite"
 )
 
@@ -93,7 +94,7 @@ func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: acquire the lease of consumer %s: %w", keyName(key), err)
+		return nil, errs.Wrapf("evstore/sqlite", err, "acquire the lease of consumer %s", keyName(key))
 	}
 	if l == nil {
 		return nil, nil // another instance holds it
@@ -178,10 +179,10 @@ func (l *lease) update(ctx context.Context, what, set string, now time.Time, arg
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("evstore/sqlite: %s consumer %s: %w", what, keyName(l.key), interrupted(ctx, err))
+		return errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "%s consumer %s", what, keyName(l.key))
 	}
 	if conn.Changes() == 0 {
-		return fmt.Errorf("evstore/sqlite: %s consumer %s: %w", what, keyName(l.key), evstore.ErrLeaseLost)
+		return errs.Wrapf("evstore/sqlite", evstore.ErrLeaseLost, "%s consumer %s", what, keyName(l.key))
 	}
 	return nil
 }
@@ -204,7 +205,7 @@ func (l *lease) Release(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("evstore/sqlite: release the lease of consumer %s: %w", keyName(l.key), interrupted(ctx, err))
+		return errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "release the lease of consumer %s", keyName(l.key))
 	}
 	return nil
 }
@@ -221,7 +222,7 @@ func (b *backend) ListConsumers(ctx context.Context) iter.Seq2[evstore.ConsumerI
 func (b *backend) listConsumers(ctx context.Context, mayBeMissing bool) iter.Seq2[evstore.ConsumerInfo, error] {
 	return func(yield func(evstore.ConsumerInfo, error) bool) {
 		fail := func(err error) {
-			yield(evstore.ConsumerInfo{}, fmt.Errorf("evstore/sqlite: list consumers: %w", interrupted(ctx, err)))
+			yield(evstore.ConsumerInfo{}, errs.Wrap("evstore/sqlite", "list consumers", interrupted(ctx, err)))
 		}
 		conn, err := take(ctx, b.readers)
 		if err != nil {
@@ -335,10 +336,10 @@ func (b *backend) ResetConsumer(ctx context.Context, name string, position int64
 		return err
 	})
 	if active != nil {
-		return fmt.Errorf("evstore/sqlite: reset consumer: %w", active)
+		return errs.Wrap("evstore/sqlite", "reset consumer", active)
 	}
 	if err != nil {
-		return fmt.Errorf("evstore/sqlite: reset consumer %q: %w", name, err)
+		return errs.Wrapf("evstore/sqlite", err, "reset consumer %q", name)
 	}
 	return nil
 }

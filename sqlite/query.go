@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 	"zombiezen.com/go/sqlite"
 )
 
@@ -26,7 +27,7 @@ func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
 		v, err = streamHead(conn, streamID)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("evstore/sqlite: version of %s: %w", streamID, interrupted(ctx, err))
+		return 0, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "version of %s", streamID)
 	}
 	return v, nil
 }
@@ -48,14 +49,14 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	}
 	stmt, err := conn.Prepare(query)
 	if err != nil {
-		return evstore.Metrics{}, fmt.Errorf("evstore/sqlite: metrics of %s: %w", streamID, interrupted(ctx, err))
+		return evstore.Metrics{}, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "metrics of %s", streamID)
 	}
 	defer stmt.Reset()
 	if streamID != evstore.All {
 		stmt.BindText(1, streamID)
 	}
 	if _, err := stmt.Step(); err != nil {
-		return evstore.Metrics{}, fmt.Errorf("evstore/sqlite: metrics of %s: %w", streamID, interrupted(ctx, err))
+		return evstore.Metrics{}, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "metrics of %s", streamID)
 	}
 	m := evstore.Metrics{StreamID: streamID, EventCount: stmt.ColumnInt64(0), Version: stmt.ColumnInt64(1)}
 	if stmt.ColumnType(2) != sqlite.TypeNull {
@@ -141,14 +142,14 @@ func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error]
 		// stream_id is TEXT with SQLite's default BINARY collation: byte order.
 		stmt, err := conn.Prepare("SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM events GROUP BY stream_id ORDER BY stream_id")
 		if err != nil {
-			yield(evstore.Metrics{}, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err)))
+			yield(evstore.Metrics{}, errs.Wrap("evstore/sqlite", "list streams", interrupted(ctx, err)))
 			return
 		}
 		defer stmt.Reset()
 		for {
 			row, err := stmt.Step()
 			if err != nil {
-				yield(evstore.Metrics{}, fmt.Errorf("evstore/sqlite: list streams: %w", interrupted(ctx, err)))
+				yield(evstore.Metrics{}, errs.Wrap("evstore/sqlite", "list streams", interrupted(ctx, err)))
 				return
 			}
 			if !row {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 	"zombiezen.com/go/sqlite"
 )
 
@@ -33,7 +34,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		}
 	}
 	if err != nil {
-		return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, interrupted(ctx, err))
+		return dst, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "read %s", q.StreamID)
 	}
 	defer stmt.Reset()
 	bind(stmt, args)
@@ -44,14 +45,14 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 	for {
 		row, err := stmt.Step()
 		if err != nil {
-			return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, interrupted(ctx, err))
+			return dst, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "read %s", q.StreamID)
 		}
 		if !row {
 			return dst, nil
 		}
 		e, err := d.event(stmt)
 		if err != nil {
-			return dst, fmt.Errorf("evstore/sqlite: read %s: %w", q.StreamID, err)
+			return dst, errs.Wrapf("evstore/sqlite", err, "read %s", q.StreamID)
 		}
 		dst = append(dst, e)
 	}

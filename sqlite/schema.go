@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/go-event-sourcing/evstore"
 	"zombiezen.com/go/sqlite"
@@ -60,12 +61,22 @@ func checkSchema(conn *sqlite.Conn) (found map[string]bool, err error) {
 		}
 		check, _, err := conn.PrepareTransient(tbl.check)
 		if err != nil {
-			return nil, fmt.Errorf("%w: table %s does not match the event store schema: %v", evstore.ErrCorrupt, tbl.name, err)
+			return nil, fmt.Errorf("%w: table %s does not match the event store schema: %s", evstore.ErrCorrupt, tbl.name, missingColumn(err))
 		}
 		check.Finalize()
 		found[tbl.name] = true
 	}
 	return found, nil
+}
+
+// missingColumn describes, without the SQL that found it, why a table's
+// check failed.
+func missingColumn(err error) string {
+	const marker = "no such column: "
+	if msg := err.Error(); strings.Contains(msg, marker) {
+		return "it has no column " + strings.TrimSpace(msg[strings.LastIndex(msg, marker)+len(marker):])
+	}
+	return "its columns are not the ones evstore reads"
 }
 
 // initSchema creates the tables that are missing.

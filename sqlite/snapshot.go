@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 )
 
 // SaveSnapshot implements evstore.Backend. One statement both checks that
@@ -25,7 +26,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 		ON CONFLICT (stream_id, projection_name) DO UPDATE SET
 		version = excluded.version, state = excluded.state, timestamp = excluded.timestamp`)
 	if err != nil {
-		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
+		return errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "save snapshot %s/%s", snap.StreamID, snap.Projection)
 	}
 	defer stmt.Reset()
 	stmt.BindText(1, snap.StreamID)
@@ -34,7 +35,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 	stmt.BindBytes(4, snap.State)
 	stmt.BindText(5, formatTimestamp(snap.Timestamp))
 	if _, err := stmt.Step(); err != nil {
-		return fmt.Errorf("evstore/sqlite: save snapshot %s/%s: %w", snap.StreamID, snap.Projection, interrupted(ctx, err))
+		return errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "save snapshot %s/%s", snap.StreamID, snap.Projection)
 	}
 	if conn.Changes() == 0 {
 		return fmt.Errorf("%w: snapshot %s/%s at version %d is ahead of the stream", evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version)
@@ -52,14 +53,14 @@ func (b *backend) LoadSnapshot(ctx context.Context, streamID, projection string)
 	stmt, err := conn.Prepare(`SELECT version, state, timestamp FROM snapshots
 		WHERE stream_id = +? AND projection_name = +?`)
 	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
+		return nil, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "load snapshot %s/%s", streamID, projection)
 	}
 	defer stmt.Reset()
 	stmt.BindText(1, streamID)
 	stmt.BindText(2, projection)
 	row, err := stmt.Step()
 	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: load snapshot %s/%s: %w", streamID, projection, interrupted(ctx, err))
+		return nil, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "load snapshot %s/%s", streamID, projection)
 	}
 	if !row {
 		return nil, nil
@@ -82,7 +83,7 @@ func (b *backend) LookupKey(ctx context.Context, streamID, key string) (int64, b
 	defer put(b.readers, conn)
 	v, found, err := lookupKey(conn, streamID, key)
 	if err != nil {
-		return 0, false, fmt.Errorf("evstore/sqlite: look up key %q in %s: %w", key, streamID, interrupted(ctx, err))
+		return 0, false, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "look up key %q in %s", key, streamID)
 	}
 	return v, found, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/errs"
 	"github.com/go-event-sourcing/evstore/internal/groupcommit"
 	"zombiezen.com/go/sqlite"
 )
@@ -143,7 +144,7 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 		return nil, fmt.Errorf("%w: %s is a directory", evstore.ErrInvalidArgument, path)
 	} else if cfg.readOnly {
 		if err != nil {
-			return nil, fmt.Errorf("evstore/sqlite: open %s read-only: %w", path, err)
+			return nil, errs.Wrapf("evstore/sqlite", err, "open %s read-only", path)
 		}
 		return b, b.openReadOnly(ctx)
 	}
@@ -154,7 +155,7 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 	b.conns = append(b.conns, w)
 	if err := b.initWriter(ctx, w); err != nil {
 		b.closeConns()
-		return nil, fmt.Errorf("evstore/sqlite: open %s: %w", path, err)
+		return nil, errs.Wrapf("evstore/sqlite", err, "open %s", path)
 	}
 	b.readers = make(chan *sqlite.Conn, cfg.readers)
 	if b.memory {
@@ -207,9 +208,9 @@ func (b *backend) checkReadOnly(conn *sqlite.Conn) error {
 	found, err := checkSchema(conn)
 	switch code := sqlite.ErrCode(err); {
 	case code == sqlite.ResultReadOnlyDirectory || code == sqlite.ResultReadOnlyCantInit:
-		return fmt.Errorf("evstore/sqlite: open %s read-only: the file is in WAL mode and its -shm file is missing and cannot be created (make the directory writable, or open the file once without ReadOnly): %w", b.path, err)
+		return errs.Wrapf("evstore/sqlite", err, "open %s read-only: the file is in WAL mode and its -shm file is missing and cannot be created (make the directory writable, or open the file once without ReadOnly)", b.path)
 	case err != nil:
-		return fmt.Errorf("evstore/sqlite: open %s: %w", b.path, err)
+		return errs.Wrapf("evstore/sqlite", err, "open %s", b.path)
 	case !found["events"]:
 		return fmt.Errorf("evstore/sqlite: %s is not an evstore/py-event-sourcing database: it has no events table (%w)", b.path, evstore.ErrCorrupt)
 	}
@@ -225,7 +226,7 @@ func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, erro
 	}
 	conn, err := sqlite.OpenConn(b.path, flags)
 	if err != nil {
-		return nil, fmt.Errorf("evstore/sqlite: open %s: %w", b.path, translate(err))
+		return nil, errs.Wrapf("evstore/sqlite", translate(err), "open %s", b.path)
 	}
 	conn.SetBusyTimeout(b.cfg.busyTimeout)
 	if !writer { // the writer sets it once the file is known to be ours
@@ -233,7 +234,7 @@ func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, erro
 		for _, p := range pragmas {
 			if err := exec(ctx, conn, p); err != nil {
 				conn.Close()
-				return nil, fmt.Errorf("evstore/sqlite: open %s: %w", b.path, err)
+				return nil, errs.Wrapf("evstore/sqlite", err, "open %s", b.path)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,6 +15,43 @@ func (k *kit) errorTests() map[string]func(*testing.T) {
 		"StreamIDs":    k.testBadStreamIDs,
 		"Events":       k.testBadEvents,
 		"WriteOptions": k.testBadWriteOptions,
+		"OnePrefix":    k.testErrorsOnePrefix,
+	}
+}
+
+// prefix matches the name a package of evstore puts before its messages.
+var prefix = regexp.MustCompile(`evstore(/[a-z]+)?: `)
+
+// testErrorsOnePrefix: an error names evstore (or its backend) once, at
+// the start, however many layers wrapped it.
+func (k *kit) testErrorsOnePrefix(t *testing.T) {
+	s := k.open(t)
+	st := stream(t, s, "s")
+	write(t, st, events("E", 1))
+	var errs []error
+	_, err := st.Write(ctx(t), events("E", 1), evstore.ExpectVersion(7))
+	errs = append(errs, err)
+	errs = append(errs, st.Snapshot(ctx(t), nil, evstore.AtVersion(9)))
+	_, err = s.Stream(ctx(t), "")
+	errs = append(errs, err)
+	_, err = collect(st.Read(ctx(t), evstore.WithFilter(evstore.Filter{evstore.Equals("nope", 1)})))
+	errs = append(errs, err)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Stream(ctx(t), "s")
+	errs = append(errs, err)
+	_, err = st.Write(ctx(t), events("E", 1))
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("case %d: no error", i)
+			continue
+		}
+		msg := err.Error()
+		if n := len(prefix.FindAllStringIndex(msg, -1)); n != 1 || prefix.FindStringIndex(msg)[0] != 0 {
+			t.Errorf("case %d: %q: want one evstore prefix, at the start", i, msg)
+		}
 	}
 }
 
