@@ -7,12 +7,18 @@ import (
 	"strings"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/groupcommit"
 	"zombiezen.com/go/sqlite"
 )
 
 // insertChunk is the most rows one INSERT statement carries: multi-row
 // inserts run about 1.5x faster than one statement per row.
 const insertChunk = 64
+
+// Append implements evstore.Backend.
+func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
+	return groupcommit.Do(ctx, &b.queue, req, b.writer, b.commitGroup)
+}
 
 // rollback ends an open transaction. It clears the connection's interrupt
 // first: a cancelled ctx must not keep the ROLLBACK from running, or the

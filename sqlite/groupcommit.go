@@ -24,11 +24,6 @@ const maxGroup = 1024
 
 type appendCall = groupcommit.Call[evstore.AppendRequest]
 
-// Append implements evstore.Backend.
-func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
-	return groupcommit.Do(ctx, &b.queue, req, b.writer, b.commitGroup)
-}
-
 // commitGroup runs calls, and latecomers from more, in one transaction.
 func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func() []*appendCall) {
 	ts := formatTimestamp(time.Now())

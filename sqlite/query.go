@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"time"
 
 	"github.com/go-event-sourcing/evstore"
 	"github.com/go-event-sourcing/evstore/internal/errs"
@@ -65,53 +64,6 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 		}
 	}
 	return m, nil
-}
-
-// Changes implements evstore.Backend: a goroutine polls PRAGMA data_version,
-// which changes when another connection commits, at the poll interval.
-func (b *backend) Changes(ctx context.Context) <-chan struct{} {
-	if b.memory {
-		return nil // nothing else can reach a private in-memory database
-	}
-	ch := make(chan struct{}, 1)
-	conn, err := b.openConn(ctx, false)
-	if err != nil {
-		// Fall back on a plain tick: the notifier then checks Head itself.
-		conn = nil
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		if conn != nil {
-			defer conn.Close()
-		}
-		tick := time.NewTicker(b.cfg.pollInterval)
-		defer tick.Stop()
-		var last int64 = -1
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			if conn != nil {
-				v, err := dataVersion(conn)
-				if err == nil && v == last {
-					continue
-				}
-				last = v
-			}
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return ch
-}
-
-func dataVersion(conn *sqlite.Conn) (int64, error) {
-	return queryInt(conn, "PRAGMA data_version")
 }
 
 // queryInt runs a query that returns one integer.
