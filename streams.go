@@ -11,9 +11,12 @@ import (
 // backends are; Store.Streams needs one.
 type StreamLister interface {
 	// Streams yields the metrics of every stream, ordered by id in byte
-	// order, from one query (not one per stream). Rows are opened and
-	// closed inside the iterator: breaking out of the loop releases
-	// everything. An error is yielded once, as the last pair.
+	// order, from queries that each list many streams (not one query per
+	// stream). Rows are opened and closed inside the iterator: breaking out
+	// of the loop releases everything. The loop body may call the Store, so
+	// the iterator must not hold what such a call needs (the only
+	// connection of a pool, say) while it yields. An error is yielded once,
+	// as the last pair.
 	Streams(ctx context.Context) iter.Seq2[Metrics, error]
 }
 

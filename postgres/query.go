@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-event-sourcing/evstore"
 	"github.com/go-event-sourcing/evstore/internal/errs"
+	"github.com/jackc/pgx/v5"
 )
 
 // Head implements evstore.Backend. Appends take Sequences under one lock
@@ -45,31 +46,49 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	return m, nil
 }
 
-// Streams implements evstore.StreamLister. Ids are ordered by bytes
-// (COLLATE "C"), whatever the database's collation, as on SQLite. The
-// connection is held until the loop ends.
+// Streams implements evstore.StreamLister: a page of streamsPage streams
+// per query, ordered by bytes (COLLATE "C"), whatever the database's
+// collation, as on SQLite. No connection is held between pages, so the
+// loop body may call the Store.
 func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error] {
 	return func(yield func(evstore.Metrics, error) bool) {
-		rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+
-			` GROUP BY stream_id ORDER BY stream_id COLLATE "C"`)
-		if err != nil {
-			yield(evstore.Metrics{}, errs.Wrap("evstore/postgres", "list streams", interrupted(ctx, err)))
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var m evstore.Metrics
-			if err := rows.Scan(&m.StreamID, &m.EventCount, &m.Version, &m.LastTimestamp); err != nil {
+		after, first := "", true
+		for {
+			page, err := b.streamsPage(ctx, after, first)
+			for _, m := range page {
+				if !yield(m, nil) {
+					return
+				}
+			}
+			if err != nil {
 				yield(evstore.Metrics{}, errs.Wrap("evstore/postgres", "list streams", interrupted(ctx, err)))
 				return
 			}
-			m.LastTimestamp = m.LastTimestamp.UTC()
-			if !yield(m, nil) {
+			if len(page) < streamsPage {
 				return
 			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(evstore.Metrics{}, errs.Wrap("evstore/postgres", "list streams", interrupted(ctx, err)))
+			after, first = page[len(page)-1].StreamID, false
 		}
 	}
+}
+
+// streamsPage is how many streams one query of Streams lists.
+const streamsPage = 256
+
+// streamsPage lists the streams after the id after (from the first, if
+// first).
+func (b *backend) streamsPage(ctx context.Context, after string, first bool) ([]evstore.Metrics, error) {
+	rows, err := b.pool.Query(ctx, "SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM "+b.sql.events+
+		` WHERE $2 OR stream_id COLLATE "C" > $1 GROUP BY stream_id ORDER BY stream_id COLLATE "C" LIMIT $3`, after, first, streamsPage)
+	if err != nil {
+		return nil, err
+	}
+	var page []evstore.Metrics
+	var m evstore.Metrics
+	_, err = pgx.ForEachRow(rows, []any{&m.StreamID, &m.EventCount, &m.Version, &m.LastTimestamp}, func() error {
+		m.LastTimestamp = m.LastTimestamp.UTC()
+		page = append(page, m)
+		return nil
+	})
+	return page, err
 }

@@ -80,41 +80,65 @@ func queryInt(conn *sqlite.Conn, query string, args ...any) (int64, error) {
 	return stmt.ColumnInt64(0), nil
 }
 
-// Streams implements evstore.StreamLister, with one pass over the
-// (stream_id, version) index. The connection and its read transaction are
-// held until the loop ends.
+// Streams implements evstore.StreamLister: a page of streamsPage streams
+// per query over the (stream_id, version) index. No connection is held
+// between pages, so the loop body may call the Store, even on a Store with
+// one connection (":memory:", WithReaders(1)).
 func (b *backend) Streams(ctx context.Context) iter.Seq2[evstore.Metrics, error] {
 	return func(yield func(evstore.Metrics, error) bool) {
-		conn, err := take(ctx, b.readers)
-		if err != nil {
-			yield(evstore.Metrics{}, err)
-			return
-		}
-		defer put(b.readers, conn)
-		// stream_id is TEXT with SQLite's default BINARY collation: byte order.
-		stmt, err := conn.Prepare("SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM events GROUP BY stream_id ORDER BY stream_id")
-		if err != nil {
-			yield(evstore.Metrics{}, errs.Wrap("evstore/sqlite", "list streams", interrupted(ctx, err)))
-			return
-		}
-		defer stmt.Reset()
+		after, first := "", true
 		for {
-			row, err := stmt.Step()
+			page, err := b.streamsPage(ctx, after, first)
+			for _, m := range page {
+				if !yield(m, nil) {
+					return
+				}
+			}
 			if err != nil {
-				yield(evstore.Metrics{}, errs.Wrap("evstore/sqlite", "list streams", interrupted(ctx, err)))
+				yield(evstore.Metrics{}, err)
 				return
 			}
-			if !row {
+			if len(page) < streamsPage {
 				return
 			}
-			m := evstore.Metrics{StreamID: stmt.ColumnText(0), EventCount: stmt.ColumnInt64(1), Version: stmt.ColumnInt64(2)}
-			if m.LastTimestamp, err = parseTimestamp(stmt.ColumnText(3)); err != nil {
-				yield(evstore.Metrics{}, fmt.Errorf("%w: stream %s: %v", evstore.ErrCorrupt, m.StreamID, err))
-				return
-			}
-			if !yield(m, nil) {
-				return
-			}
+			after, first = page[len(page)-1].StreamID, false
 		}
+	}
+}
+
+// streamsPage is how many streams one query of Streams lists.
+const streamsPage = 256
+
+// streamsPage lists the streams after the id after (from the first, if
+// first), in byte order: stream_id is TEXT with SQLite's default BINARY
+// collation.
+func (b *backend) streamsPage(ctx context.Context, after string, first bool) ([]evstore.Metrics, error) {
+	conn, err := take(ctx, b.readers)
+	if err != nil {
+		return nil, err
+	}
+	defer put(b.readers, conn)
+	stmt, err := conn.Prepare("SELECT stream_id, COUNT(*), MAX(version), MAX(timestamp) FROM events WHERE stream_id > ?1 OR ?2 GROUP BY stream_id ORDER BY stream_id LIMIT ?3")
+	if err != nil {
+		return nil, errs.Wrap("evstore/sqlite", "list streams", interrupted(ctx, err))
+	}
+	defer stmt.Reset()
+	stmt.BindText(1, after)
+	stmt.BindBool(2, first)
+	stmt.BindInt64(3, streamsPage)
+	var page []evstore.Metrics
+	for {
+		row, err := stmt.Step()
+		if err != nil {
+			return page, errs.Wrap("evstore/sqlite", "list streams", interrupted(ctx, err))
+		}
+		if !row {
+			return page, nil
+		}
+		m := evstore.Metrics{StreamID: stmt.ColumnText(0), EventCount: stmt.ColumnInt64(1), Version: stmt.ColumnInt64(2)}
+		if m.LastTimestamp, err = parseTimestamp(stmt.ColumnText(3)); err != nil {
+			return page, fmt.Errorf("%w: stream %s: %w", evstore.ErrCorrupt, m.StreamID, err)
+		}
+		page = append(page, m)
 	}
 }

@@ -20,6 +20,40 @@ func (k *kit) streamsTests() map[string]func(*testing.T) {
 		"CloseWaits": k.testStreamsCloseWaits,
 		"Cancelled":  k.testStreamsCancelled,
 		"Closed":     k.testStreamsClosed,
+		"CallsStore": k.testStreamsCallsStore,
+	}
+}
+
+// testStreamsCallsStore: the loop body may call the Store, on every
+// backend, however few connections it has, and a long listing (past any
+// page size) lists every stream once, in byte order.
+func (k *kit) testStreamsCallsStore(t *testing.T) {
+	s := k.store(t)
+	const n = 600
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("s-%04d", i)
+		want = append(want, id)
+		write(t, stream(t, s, id), events("E", 1+i%3))
+	}
+	c, cancel := context.WithTimeout(ctx(t), 30*time.Second)
+	defer cancel()
+	var got []string
+	for m, err := range s.Streams(c) {
+		if err != nil {
+			t.Fatalf("after %d streams: %v", len(got), err)
+		}
+		got = append(got, m.StreamID)
+		st, err := s.Stream(c, m.StreamID) // a call into the Store
+		if err != nil {
+			t.Fatalf("Stream(%q) in the loop: %v", m.StreamID, err)
+		}
+		if st.Version() != m.Version || m.EventCount != m.Version {
+			t.Errorf("%s: listed version %d, count %d; the stream is at %d", m.StreamID, m.Version, m.EventCount, st.Version())
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %d streams, want the %d written, in order", len(got), n)
 	}
 }
 
