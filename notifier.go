@@ -2,6 +2,7 @@ package evstore
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -231,18 +232,37 @@ func (n *notifier) publish(ctx context.Context, last, head int64) (int64, error)
 		if err != nil {
 			return last, err
 		}
-		b := &batch{from: last, to: head, events: events}
+		to := head
 		if len(events) == n.batchSize {
-			b.to = events[len(events)-1].Sequence
+			to = events[len(events)-1].Sequence
 		}
+		// Large events make small batches, so that the ring can drop the
+		// older part of a read to keep within its byte bound. A piece of a
+		// cut read gets a slice of its own, so that a dropped one is freed.
+		b, start := &batch{from: last}, 0
 		for i := range events {
-			b.bytes += eventSize(&events[i])
+			size := eventSize(&events[i])
+			if i > start && b.bytes+size > n.ringBytes/ringPieces {
+				b.events, b.to = slices.Clone(events[start:i]), events[i-1].Sequence
+				n.add(b)
+				b, start = &batch{from: b.to}, i
+			}
+			b.bytes += size
+		}
+		b.events, b.to = events[start:], to
+		if start > 0 {
+			b.events = slices.Clone(b.events)
 		}
 		n.add(b)
-		last = b.to
+		last = to
 	}
 	return last, nil
 }
+
+// ringPieces is how many batches, at least, the ring's byte bound holds:
+// a read is cut into batches of at most ringBytes/ringPieces bytes (or one
+// event, if larger).
+const ringPieces = 8
 
 // add appends b to the ring, drops the oldest batches beyond the ring's
 // limits, and wakes the watchers. With no watcher left it keeps nothing.

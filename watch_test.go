@@ -365,3 +365,42 @@ func TestWatchBreaksInGapCatchUp(t *testing.T) {
 		t.Errorf("Version after the break: got %d, want 2", v)
 	}
 }
+
+// TestRingBoundedByBytesInOneWrite: a single large Write, read by the
+// notifier in one go, is cut into batches so that the ring keeps within
+// its byte bound, and the watcher still gets every event in order.
+func TestRingBoundedByBytesInOneWrite(t *testing.T) {
+	s := openMemory(t)
+	const limit = 4 << 20
+	evstore.SetLimits(s, 4096, 512, 1<<16, limit)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	events := make(chan evstore.StoredEvent, 100)
+	st := mustStream(t, s, "big")
+	go func() {
+		for e, err := range st.Watch(ctx) {
+			if err != nil {
+				return
+			}
+			events <- e
+		}
+	}()
+	writeOne(t, mustStream(t, s, "big"), "Small", nil)
+	receive(t, events, 1) // the watcher has joined
+	big := make([]evstore.CandidateEvent, 40)
+	for i := range big {
+		big[i] = evstore.CandidateEvent{Type: "Big", Data: make([]byte, 256<<10)}
+	}
+	if _, err := mustStream(t, s, "big").Write(testCtx(t), big); err != nil {
+		t.Fatal(err)
+	}
+	waitRing(t, s, 41)
+	got := receive(t, events, 40)
+	if seqs := seqs(got); !slices.Equal(seqs, seqRange(2, 41)) {
+		t.Errorf("got %v, want 2..41", seqs)
+	}
+	evs, bytes, batches, _, _ := evstore.Ring(s)
+	if bytes > limit {
+		t.Errorf("ring holds %d events, %d bytes in %d batches after one 10 MiB write; want at most %d bytes", evs, bytes, batches, limit)
+	}
+}
