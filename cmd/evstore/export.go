@@ -21,7 +21,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer store.Close()
 	bar := newProgress(stderr, isTerminal(stderr), int(max(all.Version()-*after, 1)))
-	defer bar.done()
+	defer bar.Done()
 	w := bufio.NewWriter(stdout)
 	enc := newEncoder(w)
 	n := 0
@@ -34,9 +34,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		n++
 		if n%1024 == 0 {
-			bar.set(n)
+			bar.Set(n)
 		}
 	}
-	bar.set(max(n, 1))
+	bar.Set(max(n, 1))
 	return w.Flush()
 }

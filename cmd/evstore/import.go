@@ -62,7 +62,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer store.Close()
 	im := &importer{ctx: ctx, store: store, streams: map[string]*evstore.Stream{}}
 	bar := newProgress(stderr, isTerminal(stderr) && positional[0] != "-", int(total))
-	defer bar.done()
+	defer bar.Done()
 	lines := newLineReader(in, maxLineBytes)
 	var read int64
 	for n := 1; ; n++ {
@@ -78,13 +78,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return im.stop(err)
 		}
 		if n%1024 == 0 {
-			bar.set(int(min(read, total)))
+			bar.Set(int(min(read, total)))
 		}
 	}
 	if err := im.flush(); err != nil {
 		return im.stop(err)
 	}
-	bar.set(int(total))
+	bar.Set(int(total))
 	if *asJSON {
 		return newEncoder(stdout).Encode(map[string]int{"imported": im.written, "already_there": im.skipped})
 	}

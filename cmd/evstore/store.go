@@ -71,6 +71,11 @@ func (sf *storeFlags) open(ctx context.Context, mode access) (*evstore.Store, er
 	return sqlite.Open(ctx, path, sqlite.ReadOnly())
 }
 
+// isPostgres reports whether dsn is a PostgreSQL address.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
 // path returns the SQLite file: --db, else $EVSTORE_DB, else ./events.db.
 func (sf *storeFlags) path() string {
 	switch {
@@ -222,4 +227,15 @@ func parseStream(fs *flag.FlagSet, args []string) (string, error) {
 		return "", errUsage
 	}
 	return positional[0], nil
+}
+
+// fileSize returns the size of an SQLite file and its WAL.
+func fileSize(path string) int64 {
+	var total int64
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			total += fi.Size()
+		}
+	}
+	return total
 }

@@ -1,0 +1,28 @@
+package bench
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// commas formats n with thousands separators, as the reference prints.
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// commasFloat formats f with thousands separators and two decimals.
+func commasFloat(f float64) string {
+	whole := int64(f)
+	return fmt.Sprintf("%s.%02d", commas(whole), int64((f-float64(whole))*100))
+}
