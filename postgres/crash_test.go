@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "crash writer:", err)
 		os.Exit(1)
 	}
+	if os.Getenv("EVSTORE_POSTGRES_DSN") == "" {
+		fmt.Fprintln(os.Stderr, "evstore/postgres: EVSTORE_POSTGRES_DSN is not set, so the PostgreSQL tests skip; run them with EVSTORE_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' go test ./postgres")
+	}
 	os.Exit(m.Run())
 }
 
