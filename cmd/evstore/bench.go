@@ -13,9 +13,8 @@ import (
 
 // runBench is "evstore bench": its flags make a bench.Config; it prints
 // bench.Run's report, or with --json the results alone.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	cfg := bench.DefaultConfig()
-	g, _ := ctx.Value(globalKey{}).(storeFlags)
 	fs := newFlagSet("bench", "bench [flags]", "evstore bench --events 200000 --baseline --json", stderr)
 	fs.IntVar(&cfg.Events, "events", cfg.Events, "events to write to one stream")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "events per write")

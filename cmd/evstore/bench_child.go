@@ -11,6 +11,6 @@ import (
 // process, the watcher of the cross-process latency (bench.RunChild).
 const benchChildName = "__bench-child"
 
-func runBenchChild(ctx context.Context, args []string, stdout, _ io.Writer) error {
+func runBenchChild(ctx context.Context, g globals, args []string, stdout, _ io.Writer) error {
 	return bench.RunChild(ctx, args, stdout)
 }

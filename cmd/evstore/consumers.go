@@ -13,12 +13,12 @@ import (
 
 // runConsumers lists the consumers, or, as "consumers reset NAME --to N",
 // moves one's checkpoint.
-func runConsumers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runConsumers(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "reset" {
-		return runConsumersReset(ctx, args[1:], stdout, stderr)
+		return runConsumersReset(ctx, g, args[1:], stdout, stderr)
 	}
 	fs := newFlagSet("consumers", "consumers [flags]\n       evstore consumers reset NAME --to N [flags]", "evstore --db events.db consumers", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -67,9 +67,9 @@ func runConsumers(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-func runConsumersReset(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runConsumersReset(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("consumers reset", "consumers reset NAME --to N [flags]", "evstore consumers reset balances --to 0", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	to := fs.Int64("to", -1, "the Sequence the consumer goes on after (0: from the beginning)")
 	positional, err := parseMixed(fs, args)
 	if err != nil {

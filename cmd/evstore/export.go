@@ -8,9 +8,9 @@ import (
 	"github.com/go-event-sourcing/evstore"
 )
 
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runExport(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", "export [flags] > events.jsonl", "evstore --db events.db export --after 1000 > events.jsonl", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	after := fs.Int64("after", 0, "only events after this Sequence")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -29,9 +29,9 @@ const (
 // is refused without reading the rest of it into memory.
 const maxLineBytes = 8*evstore.MaxEventSize + 1<<20
 
-func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runImport(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", "import FILE|- [flags]", "evstore --db copy.db import events.jsonl", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	asJSON := fs.Bool("json", false, "print the counts as JSON on standard output")
 	positional, err := parseMixed(fs, args)
 	if err != nil {

@@ -19,10 +19,11 @@ import (
 	"sort"
 )
 
-// A command is one subcommand: its one-line summary and its entry point.
+// A command is one subcommand: its one-line summary and its entry point,
+// which gets the flags given before the command name as g.
 type command struct {
 	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	run     func(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error
 	hidden  bool
 }
 
@@ -50,12 +51,11 @@ func main() {
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	global, args, err := splitGlobal(args)
+	g, args, err := splitGlobal(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "evstore:", err)
 		return 2
 	}
-	ctx = context.WithValue(ctx, globalKey{}, global)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	err = cmd.run(ctx, args[1:], stdout, stderr)
+	err = cmd.run(ctx, g, args[1:], stdout, stderr)
 	switch {
 	case err == nil:
 		return 0
@@ -152,7 +152,7 @@ func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runVersion(_ context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("version", "version", "evstore version --json", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/go-event-sourcing/evstore"
 )
 
-func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runRead(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("read", "read STREAM|@all [flags]", "evstore read order-1 --after 3 --filter metadata.region=EMEA", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	after := fs.Int64("after", 0, "only events after this version (on @all: Sequence)")
 	limit := fs.Int("limit", 0, "at most this many events (0: all)")
 	backwards := fs.Bool("backwards", false, "newest first")

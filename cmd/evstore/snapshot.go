@@ -8,9 +8,9 @@ import (
 	"github.com/go-event-sourcing/evstore"
 )
 
-func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runSnapshot(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("snapshot", "snapshot STREAM|@all [flags]", "evstore snapshot order-1 --projection totals --raw", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	projection := fs.String("projection", evstore.DefaultProjection, "the projection")
 	raw := fs.Bool("raw", false, "print the state itself")
 	asJSON := fs.Bool("json", false, "print JSON")

@@ -8,9 +8,9 @@ import (
 	"github.com/go-event-sourcing/evstore"
 )
 
-func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runStats(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("stats", "stats [flags]", "evstore --db events.db stats --json", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err

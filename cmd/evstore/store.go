@@ -22,17 +22,12 @@ type storeFlags struct {
 	db, dsn, schema string
 }
 
-// globalKey keys the --db and --store given before the command name in
-// the command's ctx.
-type globalKey struct{}
-
 // addStoreFlags adds --db and --store to fs, defaulting to those given
-// before the command name.
-func addStoreFlags(ctx context.Context, fs *flag.FlagSet) *storeFlags {
-	global, _ := ctx.Value(globalKey{}).(storeFlags)
+// before the command name, and --schema.
+func addStoreFlags(g globals, fs *flag.FlagSet) *storeFlags {
 	sf := &storeFlags{}
-	fs.StringVar(&sf.db, "db", global.db, "SQLite database file (default $EVSTORE_DB, else ./events.db)")
-	fs.StringVar(&sf.dsn, "store", global.dsn, "PostgreSQL address (postgres://...), instead of --db")
+	fs.StringVar(&sf.db, "db", g.db, "SQLite database file (default $EVSTORE_DB, else ./events.db)")
+	fs.StringVar(&sf.dsn, "store", g.dsn, "PostgreSQL address (postgres://...), instead of --db")
 	fs.StringVar(&sf.schema, "schema", "public", "PostgreSQL schema of the tables, with --store")
 	return sf
 }
@@ -100,30 +95,6 @@ func (sf *storeFlags) stream(ctx context.Context, id string, mode access) (*evst
 		return nil, nil, err
 	}
 	return store, st, nil
-}
-
-// splitGlobal takes --db and --store given before the command name.
-func splitGlobal(args []string) (storeFlags, []string, error) {
-	var global storeFlags
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
-		if name != "db" && name != "store" {
-			return global, args, nil
-		}
-		if !hasValue {
-			if len(args) < 2 {
-				return global, nil, fmt.Errorf("flag --%s needs a value", name)
-			}
-			value, args = args[1], args[1:]
-		}
-		args = args[1:]
-		if name == "db" {
-			global.db = value
-		} else {
-			global.dsn = value
-		}
-	}
-	return global, args, nil
 }
 
 // parseFilter turns "field=value" (Equals), "field=a|b|c" (In) or

@@ -7,9 +7,9 @@ import (
 	"text/tabwriter"
 )
 
-func runStreams(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runStreams(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("streams", "streams [flags]", "evstore --db events.db streams", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -8,9 +8,9 @@ import (
 	"github.com/go-event-sourcing/evstore"
 )
 
-func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runTail(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tail", "tail STREAM|@all [flags]", "evstore tail @all --after 0", stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	after := fs.Int64("after", -1, "replay the events after this version (on @all: Sequence) first; default: only new events")
 	typ := fs.String("type", "", "only events of this type")
 	asJSON := fs.Bool("json", false, "print JSON lines")

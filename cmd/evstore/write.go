@@ -12,9 +12,9 @@ import (
 	"github.com/go-event-sourcing/evstore"
 )
 
-func runWrite(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runWrite(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("write", "write STREAM --type T [flags]", `evstore write order-1 --type OrderPlaced --data '{"total":10}' --meta '{"region":"EMEA"}' --expect 2`, stderr)
-	sf := addStoreFlags(ctx, fs)
+	sf := addStoreFlags(g, fs)
 	typ := fs.String("type", "", "the event's type (required)")
 	data := fs.String("data", "", "the payload: JSON text, or @FILE for a file's bytes")
 	meta := fs.String("meta", "", "metadata: a JSON object")
