@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	}
-	fmt.Fprintf(stderr, "evstore %s: %v\n", args[0], err)
+	fmt.Fprintf(stderr, "evstore %s: %s\n", args[0], errorText(err))
 	return 1
 }
 
