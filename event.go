@@ -82,6 +82,6 @@ type Metrics struct {
 
 // MaxEventSize is the largest event a Store accepts, in bytes of Data plus
 // encoded Metadata: 16 MiB. Write refuses a larger one with ErrInvalidEvent,
-// and so do the command-line import and the HTTP API. Events written by
+// and so does the command-line import, naming the line. Events written by
 // other programs may be larger; they read back as they are.
 const MaxEventSize = 16 << 20

@@ -7,8 +7,8 @@ import (
 	"iter"
 )
 
-// A StreamLister is a Backend that can list its streams. Both of evstore's
-// backends are; Store.Streams needs one.
+// A StreamLister is a Backend that can list its streams. Every backend of
+// this module is one; Store.Streams needs one.
 type StreamLister interface {
 	// Streams yields the metrics of every stream, ordered by id in byte
 	// order, from queries that each list many streams (not one query per
@@ -30,9 +30,10 @@ var ErrUnsupported = errors.New("evstore: not supported by this backend")
 // The listing is one call into the backend that lasts until the loop
 // ends, and Close waits for it, so the loop body must not call Close (or
 // wait for a goroutine that does). It may call the Store: once another
-// goroutine has begun to Close it, those calls return ErrClosed. Keep the
-// body short: the listing holds a database connection (on SQLite, a read
-// transaction).
+// goroutine has begun to Close it, those calls return ErrClosed. The
+// backends of this module read a page of streams per query and hold no
+// connection between pages, so the listing is consistent per stream, not
+// across the whole list.
 func (s *Store) Streams(ctx context.Context) iter.Seq2[Metrics, error] {
 	return func(yield func(Metrics, error) bool) {
 		lister, ok := s.b.(StreamLister)
