@@ -212,7 +212,7 @@ func (b *backend) checkReadOnly(conn *sqlite.Conn) error {
 	case err != nil:
 		return errs.Wrapf("evstore/sqlite", err, "open %s", b.path)
 	case !found["events"]:
-		return fmt.Errorf("evstore/sqlite: %s is not an evstore/py-event-sourcing database: it has no events table (%w)", b.path, evstore.ErrCorrupt)
+		return fmt.Errorf("%w: %s is not an evstore/py-event-sourcing database: it has no events table", evstore.ErrCorrupt, b.path)
 	}
 	b.noSnapshots = !found["snapshots"]
 	return nil
