@@ -42,7 +42,7 @@ func runBench(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	if cfg.Store != "" && (!isPostgres(cfg.Store) || cfg.DB != "") {
 		return errors.New("--store takes a postgres:// address, and does not go with --db")
 	}
-	if cfg.Watch {
+	if cfg.Watch || cfg.Consume {
 		self, err := os.Executable()
 		if err != nil {
 			return err

@@ -110,8 +110,8 @@ func (c Config) validate() error {
 		return errors.New("a Config's Writers, Watchers and Slow must not be negative")
 	case c.Watchers > 0 && c.FanoutEvents < 1:
 		return errors.New("a Config with Watchers needs FanoutEvents above zero")
-	case c.Watch && len(c.ChildCommand) == 0:
-		return errors.New("a Config with Watch needs a ChildCommand")
+	case (c.Watch || c.Consume) && len(c.ChildCommand) == 0:
+		return errors.New("a Config with Watch or Consume needs a ChildCommand")
 	case c.Store != "" && c.DB != "":
 		return errors.New("a Config takes Store or DB, not both")
 	}

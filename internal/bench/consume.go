@@ -70,6 +70,14 @@ func consume(ctx context.Context, cfg Config, t target, res *Results, out io.Wri
 		return err
 	}
 	res.ConsumeP50Ms, res.ConsumeP99Ms = percentiles(lat)
+	cross, err := crossProcessLatency(ctx, store, t, loc, true)
+	if err != nil {
+		return fmt.Errorf("cross-process consume: %w", err)
+	}
+	res.ConsumeCrossProcessP50Ms, res.ConsumeCrossProcessP99Ms = percentiles(cross)
+	if res.PollIntervalMs == 0 {
+		res.PollIntervalMs = ms(pollInterval(t))
+	}
 
 	other, err := t.open(ctx, loc)
 	if err != nil {
@@ -86,6 +94,8 @@ func consume(ctx context.Context, cfg Config, t target, res *Results, out io.Wri
 	fmt.Fprintf(out, "Catch-up through Consume (no-op handler, batches of %d): %s events/s; a plain Read of @all: %s events/s; ratio %.2f (medians of %d, side by side).\n",
 		evstore.DefaultBatchSize, commasFloat(res.ConsumeEventsPerSec), commasFloat(res.ReadAllEventsPerSec), res.ConsumeRatio, consumeRounds)
 	fmt.Fprintf(out, "Write to Handle, in-process: p50 %.3f ms, p99 %.3f ms (%d writes).\n", res.ConsumeP50Ms, res.ConsumeP99Ms, len(lat))
+	fmt.Fprintf(out, "Write to Handle, consumer in another process (poll interval %v): p50 %.3f ms, p99 %.3f ms (%d writes).\n",
+		pollInterval(t), res.ConsumeCrossProcessP50Ms, res.ConsumeCrossProcessP99Ms, len(cross))
 	fmt.Fprintf(out, "Standby on another Store takes over after a clean stop and handles a new event in %.1f ms.\n", res.ConsumeTakeoverMs)
 	return nil
 }

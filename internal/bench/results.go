@@ -43,4 +43,6 @@ type Results struct {
 	ConsumeP50Ms                float64 `json:"consume_p50_ms,omitempty"`
 	ConsumeP99Ms                float64 `json:"consume_p99_ms,omitempty"`
 	ConsumeTakeoverMs           float64 `json:"consume_takeover_ms,omitempty"`
+	ConsumeCrossProcessP50Ms    float64 `json:"consume_cross_process_p50_ms,omitempty"`
+	ConsumeCrossProcessP99Ms    float64 `json:"consume_cross_process_p99_ms,omitempty"`
 }

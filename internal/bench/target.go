@@ -37,11 +37,19 @@ func (t target) location(phase string) string {
 // open opens a Store on a location.
 func (t target) open(ctx context.Context, loc string) (*evstore.Store, error) {
 	if t.dsn != "" {
-		// Watchers see other stores' writes through notifications; the
-		// poll only backs them up.
-		return postgres.Open(ctx, t.dsn, postgres.WithSchema(loc), postgres.WithPollInterval(max(t.poll, time.Second)))
+		return postgres.Open(ctx, t.dsn, postgres.WithSchema(loc), postgres.WithPollInterval(pollInterval(t)))
 	}
-	return sqlite.Open(ctx, loc, sqlite.WithPollInterval(t.poll))
+	return sqlite.Open(ctx, loc, sqlite.WithPollInterval(pollInterval(t)))
+}
+
+// pollInterval is the stores' poll interval on t. On PostgreSQL, watchers
+// see other stores' writes through notifications; the poll only backs
+// them up, so it is at least a second.
+func pollInterval(t target) time.Duration {
+	if t.dsn != "" {
+		return max(t.poll, time.Second)
+	}
+	return t.poll
 }
 
 // openPhase opens a Store on a new location for phase; done closes it and

@@ -27,10 +27,7 @@ func watch(ctx context.Context, cfg Config, t target, res *Results, out io.Write
 	if err != nil {
 		return err
 	}
-	res.PollIntervalMs = ms(cfg.Poll)
-	if t.dsn != "" {
-		res.PollIntervalMs = ms(max(cfg.Poll, time.Second))
-	}
+	res.PollIntervalMs = ms(pollInterval(t))
 
 	// In-process: a watcher of @all; each write waits for its delivery.
 	all, err := store.Stream(ctx, evstore.All)
@@ -69,7 +66,7 @@ func watch(ctx context.Context, cfg Config, t target, res *Results, out io.Write
 	res.WatchP50Ms, res.WatchP99Ms = percentiles(lat)
 
 	// Cross-process: another process watches; each event carries its write time.
-	cross, err := crossProcessLatency(ctx, store, t, loc)
+	cross, err := crossProcessLatency(ctx, store, t, loc, false)
 	if err != nil {
 		return fmt.Errorf("cross-process watch: %w", err)
 	}
@@ -91,9 +88,9 @@ func watch(ctx context.Context, cfg Config, t target, res *Results, out io.Write
 // crossProcessLatency starts the child command (RunChild) on the same
 // database and writes events stamped with their write time; the child
 // prints each latency.
-func crossProcessLatency(ctx context.Context, store *evstore.Store, t target, loc string) ([]time.Duration, error) {
+func crossProcessLatency(ctx context.Context, store *evstore.Store, t target, loc string, consume bool) ([]time.Duration, error) {
 	const n = 300
-	args := append(slices.Clone(t.child[1:]), childArgs(t, loc, n)...)
+	args := append(slices.Clone(t.child[1:]), childArgs(t, loc, n, consume)...)
 	cmd := exec.CommandContext(ctx, t.child[0], args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
