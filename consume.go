@@ -424,7 +424,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		return err
 	}
 	sv := &saver{held: held, external: c.positioner != nil, saved: pos, at: time.Now()}
-	defer sv.wait()
+	defer sv.wait(ctx)
 	defer func() { c.drop(c.next); c.next, c.ahead = nil, readAhead{} }()
 	failures := 0
 	for {
@@ -439,7 +439,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		if len(events) > 0 {
 			// A batch is handled only once the one before is saved, so a
 			// crash delivers at most one batch again.
-			if err := sv.wait(); err != nil {
+			if err := sv.wait(ctx); err != nil {
 				return err
 			}
 			if err := c.handle(ctx, events); err != nil {
@@ -471,12 +471,12 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		}
 		// Caught up. Save a checkpoint that only moved past dropped
 		// events, but not more often than filteredSaveInterval.
-		if err := sv.wait(); err != nil {
+		if err := sv.wait(ctx); err != nil {
 			return err
 		}
 		if pos > sv.saved && time.Since(sv.at) >= filteredSaveInterval {
 			sv.start(ctx, pos)
-			if err := sv.wait(); err != nil {
+			if err := sv.wait(ctx); err != nil {
 				return err
 			}
 		}
@@ -522,21 +522,29 @@ func (sv *saver) start(ctx context.Context, pos int64) {
 	go func() { sv.pending <- sv.held.save(ctx, pos, sv.external) }()
 }
 
-// wait waits for the save in flight. It returns ErrLeaseLost if the lease
-// was lost; a save that failed otherwise is left to the next one (and the
-// renewer gives the lease up if the database stays out of reach).
-func (sv *saver) wait() error {
+// wait waits for the save in flight. A save that fails for another reason
+// than a lost lease is tried again, with a backoff, until it succeeds: no
+// further batch is handled before it does, so that a crash delivers at
+// most one batch again. (The renewer gives the lease up, which ends ctx,
+// if the database stays out of reach.) It returns ErrLeaseLost if the
+// lease was lost, and ctx's error if ctx ended first.
+func (sv *saver) wait(ctx context.Context) error {
 	if sv.pending == nil {
 		return nil
 	}
 	err := <-sv.pending
-	sv.pending, sv.at = nil, time.Now()
-	switch {
-	case errors.Is(err, ErrLeaseLost):
-		return err
-	case err == nil:
-		sv.saved = sv.pos
+	sv.pending = nil
+	for delay := 10 * time.Millisecond; err != nil && !errors.Is(err, ErrLeaseLost); delay = min(2*delay, time.Second) {
+		if !sleep(ctx, delay) {
+			return ctx.Err()
+		}
+		err = sv.held.save(ctx, sv.pos, sv.external)
 	}
+	sv.at = time.Now()
+	if err != nil {
+		return err
+	}
+	sv.saved = sv.pos
 	return nil
 }
 

@@ -41,14 +41,21 @@ func TestConsumers(t *testing.T) {
 		t.Fatal("the consumer handled nothing")
 	}
 
-	out := mustCLI(t, db, "consumers", "--json")
-	got := map[string]map[string]any{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var c map[string]any
-		if err := json.Unmarshal([]byte(line), &c); err != nil {
-			t.Fatalf("%q: %v", line, err)
+	// The checkpoint is saved after Handle returns: wait for it.
+	var got map[string]map[string]any
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		out := mustCLI(t, db, "consumers", "--json")
+		got = map[string]map[string]any{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var c map[string]any
+			if err := json.Unmarshal([]byte(line), &c); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			got[c["name"].(string)] = c
 		}
-		got[c["name"].(string)] = c
+		if got["live"]["position"] == 5.0 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if p, ok := got["projector"]; !ok || p["position"] != 3.0 || p["lag"] != 2.0 {
 		t.Errorf("projector: got %v, want position 3, lag 2", p)
