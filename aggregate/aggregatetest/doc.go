@@ -1,0 +1,23 @@
+// Package aggregatetest tests deciders the way their rules are stated:
+// given these events happened, when this command comes, then these events
+// happen (or the command is refused). It runs the Decider's functions
+// alone, with no store, so such tests are fast and need no setup.
+//
+//	func TestWithdrawal(t *testing.T) {
+//		aggregatetest.Given(account, Opened{}, Deposited{Amount: 10}).
+//			When(Withdraw{Amount: 4}).
+//			Then(t, Withdrawn{Amount: 4})
+//
+//		aggregatetest.Given(account, Opened{}, Deposited{Amount: 10}).
+//			When(Withdraw{Amount: 40}).
+//			ThenError(t, ErrInsufficientFunds)
+//	}
+//
+// Given evolves the Decider's Initial state with the events, When decides
+// the command against it, and Then compares the decision with the events
+// wanted (reflect.DeepEqual, in order; no events wanted means none
+// decided). ThenError wants Decide to fail with an error that errors.Is
+// the one given. ThenState checks the state after the decided events too.
+// A failed check reports the difference with t.Errorf and the test goes
+// on, as with any got/want check.
+package aggregatetest

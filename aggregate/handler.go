@@ -1,0 +1,336 @@
+package aggregate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/codec"
+)
+
+// A Decider is the business logic of an aggregate, as three pure
+// functions: no I/O, no clock, no randomness that is not in the command.
+type Decider[S, C, E any] struct {
+	// Initial returns the state of a stream with no events; nil means the
+	// zero S.
+	Initial func() S
+	// Evolve returns the state after event. It must not fail: an event is
+	// a fact, and the state has to take it into account.
+	Evolve func(state S, event E) S
+	// Decide returns the events that cmd causes in state, or an error if
+	// cmd is refused. No events means there is nothing to do.
+	Decide func(state S, cmd C) ([]E, error)
+}
+
+// A Handler runs commands against the streams of a Store: it loads a
+// stream's state, decides, and appends the decision, retrying when another
+// writer got there first. It is safe for concurrent use.
+type Handler[S, C, E any] struct {
+	store *evstore.Store
+	d     Decider[S, C, E]
+	c     codec.Codec[E]
+	cfg   config
+}
+
+// A Result is what Handle did with a command.
+type Result[S, E any] struct {
+	// State is the stream's state after the command's events (for a
+	// Duplicate: the current state).
+	State S
+	// Version is the stream's version after the command.
+	Version int64
+	// Events are the events this call appended; nil for a duplicate and
+	// for a command that decided none.
+	Events []E
+	// Duplicate means the command (CommandID) was handled before: nothing
+	// was decided or written by this call.
+	Duplicate bool
+}
+
+// New returns a Handler that runs d's commands against store's streams,
+// storing events with c. It panics if store, c, d.Evolve or d.Decide is
+// nil, or on an option value that is a programmer error (MaxAttempts or
+// SnapshotEvery below 1), as time.NewTicker does on a bad duration.
+func New[S, C, E any](store *evstore.Store, d Decider[S, C, E], c codec.Codec[E], opts ...Option) *Handler[S, C, E] {
+	switch {
+	case store == nil:
+		panic("aggregate: New with a nil Store")
+	case c == nil:
+		panic("aggregate: New with a nil Codec")
+	case d.Evolve == nil || d.Decide == nil:
+		panic("aggregate: New with a Decider whose Evolve or Decide is nil")
+	}
+	cfg := config{
+		maxAttempts: DefaultMaxAttempts,
+		projection:  DefaultSnapshotProjection,
+		backoffBase: backoffBase,
+		backoffMax:  backoffMax,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &Handler[S, C, E]{store: store, d: d, c: c, cfg: cfg}
+}
+
+// initial returns the state of a stream with no events.
+func (h *Handler[S, C, E]) initial() S {
+	if h.d.Initial == nil {
+		var zero S
+		return zero
+	}
+	return h.d.Initial()
+}
+
+// Load returns the state of stream streamID and its version: the snapshot,
+// if the Handler keeps them (SnapshotEvery) and the stream has one that
+// decodes into S, evolved by the events after it; otherwise Initial evolved
+// by every event. A stream with no events is at version 0 in the Initial
+// state. An event the codec cannot decode is an error: the state would be
+// wrong without it.
+func (h *Handler[S, C, E]) Load(ctx context.Context, streamID string) (S, int64, error) {
+	st, err := h.store.Stream(ctx, streamID)
+	if err != nil {
+		var zero S
+		return zero, 0, fmt.Errorf("aggregate: load %q: %w", streamID, err)
+	}
+	return h.load(ctx, st, st.Version())
+}
+
+// load returns the stream's state and version. head is the stream's
+// version when st was opened, or -1 if it may have moved since st last
+// saw it: when the state is known at head (the snapshot is at head, or the
+// stream had no events), load reads no events. That state may be stale by
+// now, but a write that expects its version then conflicts.
+func (h *Handler[S, C, E]) load(ctx context.Context, st *evstore.Stream, head int64) (S, int64, error) {
+	state, version, ok := h.fromSnapshot(ctx, st, head)
+	if !ok {
+		state, version = h.initial(), 0
+	}
+	if version == head {
+		return state, version, nil
+	}
+	for e, err := range st.Read(ctx, evstore.After(version)) {
+		if err != nil {
+			var zero S
+			return zero, 0, fmt.Errorf("aggregate: load %q: %w", st.ID(), err)
+		}
+		ev, err := h.c.Decode(e)
+		if err != nil {
+			var zero S
+			return zero, 0, fmt.Errorf("aggregate: load %q: %w", st.ID(), err)
+		}
+		state = h.d.Evolve(state, ev)
+		version = e.Version
+	}
+	return state, version, nil
+}
+
+// fromSnapshot returns the stream's snapshot as a state, or ok == false
+// when the Handler keeps none, the stream has none, or it does not decode
+// into S (an S of another shape). A failure to load it is not an error:
+// the events alone give the same state.
+func (h *Handler[S, C, E]) fromSnapshot(ctx context.Context, st *evstore.Stream, head int64) (state S, version int64, ok bool) {
+	if h.cfg.snapshotEvery == 0 || head == 0 {
+		return state, 0, false
+	}
+	snap, err := st.LoadSnapshot(ctx, h.cfg.projection)
+	if err != nil || snap == nil {
+		return state, 0, false
+	}
+	state, ok = decodeState[S](snap.State, h.initial)
+	return state, snap.Version, ok
+}
+
+// decodeState decodes a snapshot strictly: a field S does not have, or
+// anything after the JSON value, means a snapshot of another S.
+func decodeState[S any](data []byte, initial func() S) (S, bool) {
+	state := initial()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&state); err != nil {
+		var zero S
+		return zero, false
+	}
+	if _, err := dec.Token(); err == nil {
+		var zero S
+		return zero, false
+	}
+	return state, true
+}
+
+// key returns the idempotency key of event i of the command with id; see
+// CommandID.
+func key(id string, i int) string {
+	if i == 0 {
+		return id
+	}
+	return id + "/" + strconv.Itoa(i)
+}
+
+// Handle runs cmd against stream streamID: it loads the state, calls
+// Decide, and appends the events it returns with ExpectVersion of the
+// loaded version, so that nothing was written in between. When another
+// write did come in between, Handle loads the state again and decides
+// again, after a short randomized wait that doubles with each attempt, up
+// to MaxAttempts attempts; then it returns an error wrapping
+// evstore.ErrConflict (and the last *evstore.ConflictError).
+//
+// An error from Decide is returned as it is, with a Result holding the
+// state it was decided against; nothing is written. Decide returning no
+// events writes nothing and succeeds.
+//
+// With CommandID, Handle first looks the command's key up in the stream
+// (one indexed lookup, right after loading and before deciding). A command
+// found there returns Duplicate with the current state, without calling
+// Decide, even if Decide would now refuse it. Once a command's events are
+// written, every later Handle of its id is a Duplicate; until then (a
+// crash before the write, a Decide that returned no events or an error),
+// a retry decides afresh, as if the first attempt had never been made,
+// because it left nothing behind. Of two concurrent calls with one id, one
+// appends and the other returns Duplicate.
+//
+// With SnapshotEvery(n), a command that moves the stream across a multiple
+// of n saves the new state as the stream's snapshot before Handle returns;
+// see OnSnapshotError for what a failure to save it does.
+func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[S, E], error) {
+	var hc handleConfig
+	for _, o := range opts {
+		o(&hc)
+	}
+	if err := hc.check(); err != nil {
+		return Result[S, E]{}, err
+	}
+	st, err := h.store.Stream(ctx, streamID)
+	if err != nil {
+		return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: %w", streamID, err)
+	}
+	head := st.Version()
+	for attempt := 1; ; attempt++ {
+		state, version, err := h.load(ctx, st, head)
+		head = -1 // a retry reads what came in between
+		if err != nil {
+			return Result[S, E]{}, err
+		}
+		if hc.idSet {
+			// Looked up after loading: a write of this id that the load
+			// missed is either found here or comes after the load, so
+			// that the write below conflicts with it.
+			at, found, err := st.Lookup(ctx, hc.id)
+			if err != nil {
+				return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: look up command %q: %w", streamID, hc.id, err)
+			}
+			if found {
+				return h.duplicate(ctx, st, state, version, at)
+			}
+		}
+		events, err := h.d.Decide(state, cmd)
+		if err != nil {
+			return Result[S, E]{State: state, Version: version}, err
+		}
+		if len(events) == 0 {
+			return Result[S, E]{State: state, Version: version}, nil
+		}
+		batch, err := h.encode(events, &hc)
+		if err != nil {
+			return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: %w", streamID, err)
+		}
+		var r evstore.WriteReport
+		_, err = st.Write(ctx, batch, evstore.ExpectVersion(version), evstore.Report(&r))
+		switch {
+		case errors.Is(err, evstore.ErrConflict):
+			if attempt >= h.cfg.maxAttempts {
+				return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: %d attempts, each met a concurrent write: %w", streamID, attempt, err)
+			}
+			if err := h.backoff(ctx, attempt); err != nil {
+				return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: waiting to retry after a conflict: %w", streamID, err)
+			}
+			continue
+		case err != nil:
+			return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: %w", streamID, err)
+		case r.Appended == 0:
+			// Every key was there: a concurrent call with this id won.
+			return h.duplicate(ctx, st, state, version, r.Version)
+		case r.Appended != len(batch):
+			return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: command %q: %d of its %d events were appended, the others' keys were in the stream already: another writer used keys of this command id", streamID, hc.id, r.Appended, len(batch))
+		}
+		for _, e := range events {
+			state = h.d.Evolve(state, e)
+		}
+		h.snapshot(ctx, st, state, version, r.Version)
+		return Result[S, E]{State: state, Version: r.Version, Events: events}, nil
+	}
+}
+
+// duplicate returns the Result of a command handled before, whose key is
+// at version at: the state loaded, or a fresh one if the load predates it.
+func (h *Handler[S, C, E]) duplicate(ctx context.Context, st *evstore.Stream, state S, version, at int64) (Result[S, E], error) {
+	if at > version {
+		var err error
+		if state, version, err = h.load(ctx, st, -1); err != nil {
+			return Result[S, E]{}, err
+		}
+	}
+	return Result[S, E]{State: state, Version: version, Duplicate: true}, nil
+}
+
+// encode turns the decided events into a batch with the command's keys
+// and metadata.
+func (h *Handler[S, C, E]) encode(events []E, hc *handleConfig) ([]evstore.CandidateEvent, error) {
+	batch := make([]evstore.CandidateEvent, len(events))
+	for i, e := range events {
+		ce, err := h.c.Encode(e)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+		if hc.idSet {
+			ce.ID = key(hc.id, i)
+		}
+		ce.Metadata = hc.metadata
+		batch[i] = ce
+	}
+	return batch, nil
+}
+
+// backoff sleeps before retry attempt+1: between half and all of
+// base << (attempt-1), capped at max.
+func (h *Handler[S, C, E]) backoff(ctx context.Context, attempt int) error {
+	d := h.cfg.backoffMax
+	if shift := attempt - 1; shift < 30 && h.cfg.backoffBase<<shift < d {
+		d = h.cfg.backoffBase << shift
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// snapshot saves state, at version to, if the command that moved the
+// stream from version from crossed a multiple of SnapshotEvery.
+func (h *Handler[S, C, E]) snapshot(ctx context.Context, st *evstore.Stream, state S, from, to int64) {
+	n := int64(h.cfg.snapshotEvery)
+	if n == 0 || from/n == to/n {
+		return
+	}
+	data, err := json.Marshal(state)
+	if err == nil {
+		err = st.Snapshot(ctx, data, evstore.Projection(h.cfg.projection), evstore.AtVersion(to))
+	}
+	if err != nil && h.cfg.onSnapshotErr != nil {
+		h.cfg.onSnapshotErr(st.ID(), to, fmt.Errorf("aggregate: snapshot of %q at version %d: %w", st.ID(), to, err))
+	}
+}
+
+func validText(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }
