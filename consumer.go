@@ -1,0 +1,414 @@
+package evstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// This file holds the state machine of one Consume call: standing by,
+// being active, renewing the lease, following the store, saving
+// checkpoints.
+
+// A consumer is the state of one Consume call.
+type consumer struct {
+	s          *Store
+	cb         ConsumerBackend
+	h          Handler
+	positioner Positioner
+	cfg        consumeConfig
+	key        ConsumerKey
+	ahead      readAhead // the page being handed out
+	next       *pageRead // the page after it, being read
+}
+
+// run alternates between standing by and being active until ctx ends, the
+// Store closes or the handler fails for good.
+func (c *consumer) run(ctx context.Context) error {
+	for {
+		lease, err := c.acquire(ctx)
+		if lease == nil {
+			return err
+		}
+		err = c.active(ctx, lease)
+		if errors.Is(err, ErrLeaseLost) {
+			continue // stand by again
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case c.closed():
+			return ErrClosed
+		}
+		return err
+	}
+}
+
+func (c *consumer) closed() bool {
+	select {
+	case <-c.s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire waits until this instance holds the consumer's lease. It returns
+// nil and nil when ctx ends, or ErrClosed.
+//
+// A failure to reach the database (a busy SQLite file, a PostgreSQL
+// restart) is retried for up to twice the lease time before acquire gives
+// up with the error.
+func (c *consumer) acquire(ctx context.Context) (Lease, error) {
+	var failingSince time.Time
+	for {
+		released := c.s.leases.wait()
+		lease, err := call(c.s, func() (Lease, error) { return c.cb.AcquireLease(ctx, c.key, c.cfg.lease) })
+		switch {
+		case ctx.Err() != nil:
+			if lease != nil {
+				c.release(lease)
+			}
+			return nil, nil
+		case errors.Is(err, ErrClosed):
+			return nil, ErrClosed
+		case err != nil && (permanent(err) || (!failingSince.IsZero() && time.Since(failingSince) > 2*c.cfg.lease)):
+			return nil, err // the Backend's error names the consumer
+		case err != nil:
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+		case lease != nil:
+			return lease, nil
+		default:
+			failingSince = time.Time{}
+		}
+		t := time.NewTimer(standbyPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil
+		case <-c.s.done:
+			t.Stop()
+			return nil, ErrClosed
+		case <-released:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// permanent reports whether an error of the Backend will not go away by
+// trying again.
+func permanent(err error) bool {
+	for _, target := range []error{ErrUnsupported, ErrInvalidArgument, ErrReadOnly, ErrCorrupt} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// release gives up the lease, whatever ctx says, and wakes this Store's
+// standbys.
+func (c *consumer) release(lease Lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = call(c.s, func() (struct{}, error) { return struct{}{}, lease.Release(ctx) })
+	c.s.leases.released()
+}
+
+// A heldLease serialises the calls on a Lease of the active loop and its
+// renewer.
+type heldLease struct {
+	mu    sync.Mutex
+	lease Lease
+	s     *Store
+}
+
+// save saves a checkpoint. The events before it are handled, so the save
+// goes ahead even if ctx has just ended (a lost lease refuses it anyway).
+func (l *heldLease) save(ctx context.Context, position int64, external bool) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, l.lease.Save(ctx, position, external) })
+	return err
+}
+
+// saveTimeout bounds a checkpoint's save.
+const saveTimeout = 10 * time.Second
+
+func (l *heldLease) renew(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, l.lease.Renew(ctx) })
+	return err
+}
+
+// active runs the consumer while it holds lease, and releases it. It
+// returns ErrLeaseLost when the lease passed to another instance.
+func (c *consumer) active(ctx context.Context, lease Lease) (err error) {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	held := &heldLease{lease: lease, s: c.s}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.renew(runCtx, held, cancel)
+	}()
+	defer func() {
+		cancel(nil)
+		wg.Wait()
+		c.release(lease) // also after a loss: the backend frees what it holds
+	}()
+	err = c.follow(runCtx, held)
+	if cause := context.Cause(runCtx); errors.Is(cause, ErrLeaseLost) || errors.Is(err, ErrLeaseLost) {
+		cancel(ErrLeaseLost)
+		return ErrLeaseLost
+	}
+	return err
+}
+
+// renew keeps the lease alive until ctx ends. When the lease is lost, or
+// cannot be renewed for a whole lease time, it cancels ctx with
+// ErrLeaseLost; it also cancels it with ErrClosed when the Store closes.
+func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(c.cfg.lease / 3)
+	defer tick.Stop()
+	renewed := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.s.done:
+			cancel(ErrClosed)
+			return
+		case <-tick.C:
+		}
+		switch err := held.renew(ctx); {
+		case err == nil:
+			renewed = time.Now()
+		case errors.Is(err, ErrLeaseLost) || time.Since(renewed) >= c.cfg.lease:
+			cancel(ErrLeaseLost)
+			return
+		}
+	}
+}
+
+// follow hands events to the handler while ctx lasts.
+func (c *consumer) follow(ctx context.Context, held *heldLease) error {
+	if err := c.s.notifier.follow(ctx); err != nil {
+		return err
+	}
+	defer c.s.notifier.unfollow()
+	pos, err := c.startPosition(ctx, held.lease)
+	if err != nil {
+		return err
+	}
+	head, err := c.s.head(ctx, All)
+	if err != nil {
+		return err
+	}
+	sv := &saver{held: held, external: c.positioner != nil, saved: pos, at: time.Now()}
+	defer sv.wait(ctx)
+	defer func() { c.drop(c.next); c.next, c.ahead = nil, readAhead{} }()
+	failures := 0
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The read overlaps the previous batch's checkpoint save.
+		events, scanned, err := c.fetch(ctx, pos, head)
+		if err != nil {
+			return err
+		}
+		if len(events) > 0 {
+			// A batch is handled only once the one before is saved, so a
+			// crash delivers at most one batch again.
+			if err := sv.wait(ctx); err != nil {
+				return err
+			}
+			if err := c.handle(ctx, events); err != nil {
+				if errors.Is(err, ErrHandlerPanic) || ctx.Err() != nil {
+					return err
+				}
+				failures++
+				if c.cfg.attempts > 0 && failures >= c.cfg.attempts {
+					return fmt.Errorf("evstore: consumer %q: Handle failed %d times in a row: %w", c.key.Name, failures, err)
+				}
+				if !sleep(ctx, c.backoff(failures)) {
+					return nil
+				}
+				if c.positioner != nil {
+					if pos, err = c.positioner.Position(ctx); err != nil {
+						return fmt.Errorf("evstore: consumer %q: position: %w", c.key.Name, err)
+					}
+				}
+				continue // the same events again, from the first
+			}
+			failures = 0
+			pos = scanned
+			sv.start(ctx, pos)
+			continue
+		}
+		pos = scanned
+		if pos < head {
+			continue
+		}
+		// Caught up. Save a checkpoint that only moved past dropped
+		// events, but not more often than filteredSaveInterval.
+		if err := sv.wait(ctx); err != nil {
+			return err
+		}
+		if pos > sv.saved && time.Since(sv.at) >= filteredSaveInterval {
+			sv.start(ctx, pos)
+			if err := sv.wait(ctx); err != nil {
+				return err
+			}
+		}
+		next, changed := c.s.notifier.published()
+		if next > head {
+			head = next
+			continue
+		}
+		var timer *time.Timer
+		var due <-chan time.Time
+		if pos > sv.saved {
+			timer = time.NewTimer(filteredSaveInterval - time.Since(sv.at))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			if pos > sv.saved { // leave no dropped events to scan again
+				sv.start(ctx, pos)
+			}
+			return nil
+		case <-changed:
+		case <-due:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// A saver saves a consumer's checkpoints on a goroutine of its own, one at
+// a time, so that a save overlaps the read of the next batch.
+type saver struct {
+	held     *heldLease
+	external bool
+	pending  chan error // the save in flight, if any
+	pos      int64      // its position
+	saved    int64      // the newest position saved
+	at       time.Time  // when a save last ended
+}
+
+func (sv *saver) start(ctx context.Context, pos int64) {
+	sv.pending, sv.pos = make(chan error, 1), pos
+	go func() { sv.pending <- sv.held.save(ctx, pos, sv.external) }()
+}
+
+// wait waits for the save in flight. A save that fails for another reason
+// than a lost lease is tried again, with a backoff, until it succeeds: no
+// further batch is handled before it does, so that a crash delivers at
+// most one batch again. (The renewer gives the lease up, which ends ctx,
+// if the database stays out of reach.) It returns ErrLeaseLost if the
+// lease was lost, and ctx's error if ctx ended first.
+func (sv *saver) wait(ctx context.Context) error {
+	if sv.pending == nil {
+		return nil
+	}
+	err := <-sv.pending
+	sv.pending = nil
+	for delay := 10 * time.Millisecond; err != nil && !errors.Is(err, ErrLeaseLost); delay = min(2*delay, time.Second) {
+		if !sleep(ctx, delay) {
+			return ctx.Err()
+		}
+		err = sv.held.save(ctx, sv.pos, sv.external)
+	}
+	sv.at = time.Now()
+	if err != nil {
+		return err
+	}
+	sv.saved = sv.pos
+	return nil
+}
+
+// startPosition is where the consumer goes on from.
+func (c *consumer) startPosition(ctx context.Context, lease Lease) (int64, error) {
+	if c.positioner != nil {
+		pos, err := c.positioner.Position(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("evstore: consumer %q: position: %w", c.key.Name, err)
+		}
+		return pos, nil
+	}
+	if pos, found := lease.Checkpoint(); found {
+		return pos, nil
+	}
+	return c.cfg.start, nil
+}
+
+// handle calls the handler, turning a panic into an error.
+func (c *consumer) handle(ctx context.Context, events []StoredEvent) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: consumer %q, events %d to %d: %v\n%s", ErrHandlerPanic, c.key.Name, events[0].Sequence, events[len(events)-1].Sequence, p, debug.Stack())
+		}
+	}()
+	return c.h.Handle(ctx, events)
+}
+
+// backoff returns the wait before retrying after the nth failure in a row.
+func (c *consumer) backoff(n int) time.Duration {
+	d := c.cfg.retryMin
+	for i := 1; i < n && d < c.cfg.retryMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.retryMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d, or reports false if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// leaseBoard wakes a Store's standbys when one of its consumers releases a
+// lease, so that a standby in the same process takes over at once.
+type leaseBoard struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next release.
+func (b *leaseBoard) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *leaseBoard) released() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}

@@ -1,0 +1,97 @@
+package evstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+)
+
+// This file holds how an active consumer reads: a page of events ahead,
+// the next page on another goroutine.
+
+// fetch returns the next events after pos, up to Sequence head, that the
+// consumer selects: at most one batch of them. scanned is the Sequence up
+// to which every event has been considered. It reads ahead, a page of the
+// Store's read size at a time, and hands the page out batch by batch while
+// the next page is read on another goroutine.
+func (c *consumer) fetch(ctx context.Context, pos, head int64) (events []StoredEvent, scanned int64, err error) {
+	if pos < c.ahead.from || pos >= c.ahead.to {
+		if pos >= head {
+			return nil, pos, nil
+		}
+		next := c.next
+		c.next = nil
+		if next == nil || next.from != pos {
+			c.drop(next)
+			next = c.readAhead(ctx, pos, head)
+		}
+		r := <-next.done
+		if r.err != nil {
+			return nil, pos, r.err
+		}
+		c.ahead = r
+		if c.ahead.to < next.head { // a full page: read the next one meanwhile
+			c.next = c.readAhead(ctx, c.ahead.to, next.head)
+		}
+	}
+	rest := c.ahead.events
+	i, _ := slices.BinarySearchFunc(rest, pos, func(e StoredEvent, seq int64) int { return cmp.Compare(e.Sequence, seq) })
+	if i < len(rest) && rest[i].Sequence == pos {
+		i++
+	}
+	rest = rest[i:]
+	if c.cfg.members == 0 {
+		if len(rest) > c.cfg.batch {
+			return rest[:c.cfg.batch], rest[c.cfg.batch-1].Sequence, nil
+		}
+		return rest, c.ahead.to, nil
+	}
+	for _, e := range rest {
+		if PartitionOf(e.StreamID, c.cfg.members) != c.cfg.member {
+			continue
+		}
+		if len(events) == c.cfg.batch {
+			return events, events[len(events)-1].Sequence, nil
+		}
+		events = append(events, e)
+	}
+	return events, c.ahead.to, nil
+}
+
+// readAhead holds every event the consumer selects with a Sequence in
+// (from, to], read from the database but not yet handled.
+type readAhead struct {
+	from, to int64
+	events   []StoredEvent
+	err      error
+}
+
+// A pageRead is a page being read on a goroutine of its own.
+type pageRead struct {
+	from, head int64
+	done       chan readAhead
+}
+
+// readAhead reads, on a goroutine, the page of selected events after from
+// and up to head.
+func (c *consumer) readAhead(ctx context.Context, from, head int64) *pageRead {
+	r := &pageRead{from: from, head: head, done: make(chan readAhead, 1)}
+	go func() {
+		q := Query{StreamID: All, After: from, MaxSequence: head, Filter: c.cfg.filter, Limit: max(c.cfg.batch, c.s.readPage)}
+		// A new slice each time: the handler may keep the batches it got.
+		page, err := c.s.read(ctx, q, make([]StoredEvent, 0, q.Limit))
+		ra := readAhead{from: from, to: head, events: page, err: err}
+		if len(page) == q.Limit {
+			ra.to = page[len(page)-1].Sequence
+		}
+		r.done <- ra
+	}()
+	return r
+}
+
+// drop waits for a page read that is no longer wanted.
+func (c *consumer) drop(r *pageRead) {
+	if r != nil {
+		<-r.done
+	}
+}
