@@ -101,13 +101,17 @@ var account = aggregate.Decider[Account, Command, Event]{
 	},
 }
 
-func newCodec(t testing.TB) *codec.JSON[Event] {
-	t.Helper()
-	c, err := codec.NewJSON[Event](
+func accountCodec() (*codec.JSON[Event], error) {
+	return codec.NewJSON[Event](
 		codec.Type[Opened]("Opened"),
 		codec.Type[Deposited]("Deposited"),
 		codec.Type[Withdrawn]("Withdrawn"),
 	)
+}
+
+func newCodec(t testing.TB) *codec.JSON[Event] {
+	t.Helper()
+	c, err := accountCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
