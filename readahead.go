@@ -78,8 +78,9 @@ func (c *consumer) readAhead(ctx context.Context, from, head int64) *pageRead {
 	r := &pageRead{from: from, head: head, done: make(chan readAhead, 1)}
 	go func() {
 		q := Query{StreamID: All, After: from, MaxSequence: head, Filter: c.cfg.filter, Limit: max(c.cfg.batch, c.s.readPage)}
-		// A new slice each time: the handler may keep the batches it got.
-		page, err := c.s.read(ctx, q, make([]StoredEvent, 0, q.Limit))
+		// A new slice each time, the handler may keep the batches it got;
+		// no larger than the Sequences in range (a live read is small).
+		page, err := c.s.read(ctx, q, make([]StoredEvent, 0, min(int64(q.Limit), head-from)))
 		ra := readAhead{from: from, to: head, events: page, err: err}
 		if len(page) == q.Limit {
 			ra.to = page[len(page)-1].Sequence
