@@ -46,6 +46,7 @@ type consumeConfig struct {
 	filter             Filter
 	batch              int
 	member, members    int
+	partitioned        bool // Partition was given
 	start              int64
 	lease              time.Duration
 	retryMin, retryMax time.Duration
@@ -90,7 +91,7 @@ func BatchSize(n int) ConsumeOption { return func(c *consumeConfig) { c.batch = 
 // lowest checkpoint of the old ones, so no event is skipped; events
 // between that and each old partition's checkpoint are delivered again.
 func Partition(member, members int) ConsumeOption {
-	return func(c *consumeConfig) { c.member, c.members = member, members }
+	return func(c *consumeConfig) { c.member, c.members, c.partitioned = member, members, true }
 }
 
 // StartFrom sets where a consumer with no checkpoint starts: after
@@ -124,7 +125,7 @@ func newConsumeConfig(opts []ConsumeOption) (consumeConfig, error) {
 	switch {
 	case c.batch < 1 || c.batch > maxBatchSize:
 		return c, fmt.Errorf("%w: BatchSize(%d) is not between 1 and %d", ErrInvalidArgument, c.batch, maxBatchSize)
-	case c.members < 0 || (c.members > 0 && (c.member < 0 || c.member >= c.members)) || (c.members == 0 && c.member != 0):
+	case c.partitioned && (c.members < 1 || c.member < 0 || c.member >= c.members):
 		return c, fmt.Errorf("%w: Partition(%d, %d): want 0 <= m < n", ErrInvalidArgument, c.member, c.members)
 	case c.start < 0:
 		return c, fmt.Errorf("%w: StartFrom(%d) is negative", ErrInvalidArgument, c.start)

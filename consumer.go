@@ -207,18 +207,26 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		return err
 	}
 	defer c.s.notifier.unfollow()
-	pos, err := c.startPosition(ctx, held.lease)
-	if err != nil {
-		return err
+	failures := 0 // failed attempts in a row, of Handle or of a read
+	var pos, head int64
+	for {
+		var err error
+		if pos, err = c.startPosition(ctx, held.lease); err == nil {
+			if head, err = c.s.head(ctx, All); err == nil {
+				break
+			}
+		}
+		if permanent(err) {
+			return err
+		}
+		if err := c.retry(ctx, &failures, err); err != nil {
+			return err
+		}
 	}
-	head, err := c.s.head(ctx, All)
-	if err != nil {
-		return err
-	}
+	failures = 0
 	sv := &saver{held: held, external: c.positioner != nil, saved: pos, at: time.Now()}
 	defer sv.wait(ctx)
 	defer func() { c.drop(c.next); c.next, c.ahead = nil, readAhead{} }()
-	failures := 0
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -226,7 +234,13 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		// The read overlaps the previous batch's checkpoint save.
 		events, scanned, err := c.fetch(ctx, pos, head)
 		if err != nil {
-			return err
+			if permanent(err) {
+				return err
+			}
+			if err := c.retry(ctx, &failures, err); err != nil {
+				return err
+			}
+			continue
 		}
 		if len(events) > 0 {
 			// A batch is handled only once the one before is saved, so a
@@ -235,22 +249,22 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 				return err
 			}
 			if err := c.handle(ctx, events); err != nil {
-				if errors.Is(err, ErrHandlerPanic) || ctx.Err() != nil {
+				if err := c.retry(ctx, &failures, err); err != nil {
 					return err
 				}
-				failures++
-				if c.cfg.attempts > 0 && failures >= c.cfg.attempts {
-					return fmt.Errorf("evstore: consumer %q: Handle failed %d times in a row: %w", c.key.Name, failures, err)
-				}
-				if !sleep(ctx, c.backoff(failures)) {
-					return nil
-				}
-				if c.positioner != nil {
-					if pos, err = c.positioner.Position(ctx); err != nil {
-						return fmt.Errorf("evstore: consumer %q: position: %w", c.key.Name, err)
+				// The same events again, from the first; a Positioner
+				// says where that is.
+				for c.positioner != nil {
+					p, err := c.positioner.Position(ctx)
+					if err == nil {
+						pos = p
+						break
+					}
+					if err := c.retry(ctx, &failures, fmt.Errorf("position: %w", err)); err != nil {
+						return err
 					}
 				}
-				continue // the same events again, from the first
+				continue
 			}
 			failures = 0
 			pos = scanned
@@ -337,6 +351,27 @@ func (sv *saver) wait(ctx context.Context) error {
 		return err
 	}
 	sv.saved = sv.pos
+	return nil
+}
+
+// retry takes a failure of Handle, of a Positioner or of a read in the
+// retry policy: after the backoff it returns nil, to try again; it
+// returns an error to end Consume with: a panic, ctx ending, the Store
+// closing, a lost lease, or one failure too many.
+func (c *consumer) retry(ctx context.Context, failures *int, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, ErrHandlerPanic) || errors.Is(err, ErrClosed) || errors.Is(err, ErrLeaseLost):
+		return err
+	}
+	*failures++
+	if c.cfg.attempts > 0 && *failures >= c.cfg.attempts {
+		return fmt.Errorf("evstore: consumer %q: failed %d times in a row: %w", c.key.Name, *failures, err)
+	}
+	if !sleep(ctx, c.backoff(*failures)) {
+		return ctx.Err()
+	}
 	return nil
 }
 

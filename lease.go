@@ -48,8 +48,8 @@ type Lease interface {
 	// Checkpoint returns the consumer's checkpoint when the lease was
 	// taken: the Sequence of the last event processed, and whether the
 	// consumer had one. A key that never had a checkpoint of its own
-	// starts from the lowest checkpoint of the name's partitions under
-	// another Members, if there are any (found is then true).
+	// starts where InheritCheckpoint says, from the name's keys under
+	// other Members.
 	Checkpoint() (position int64, found bool)
 
 	// Save moves the checkpoint to position and renews the lease; the
@@ -88,4 +88,59 @@ type ConsumerInfo struct {
 	// External means a Positioner keeps the position; this is the one it
 	// last reported.
 	External bool
+}
+
+// A CheckpointRow is one consumer key of a name, as InheritCheckpoint
+// weighs it.
+type CheckpointRow struct {
+	Partition, Members int
+	Position           int64
+	Found              bool      // the key has a checkpoint of its own
+	Updated            time.Time // when its position last moved
+}
+
+// InheritCheckpoint returns where a key of a consumer name that has no
+// checkpoint of its own starts, given the name's keys under other Members
+// (other ways of splitting it): after the lowest checkpoint of the split
+// whose every partition has a checkpoint and that moved most recently.
+// found is false when no other split is complete, for then some of its
+// events may never have been handled, and only a start from StartFrom
+// skips nothing. Backends call it in AcquireLease.
+func InheritCheckpoint(rows []CheckpointRow) (position int64, found bool) {
+	type split struct {
+		have    map[int]bool
+		lowest  int64
+		updated time.Time
+		broken  bool
+	}
+	splits := map[int]*split{}
+	for _, r := range rows {
+		sp := splits[r.Members]
+		if sp == nil {
+			sp = &split{have: map[int]bool{}, lowest: r.Position}
+			splits[r.Members] = sp
+		}
+		if !r.Found {
+			sp.broken = true
+			continue
+		}
+		sp.have[r.Partition] = true
+		sp.lowest = min(sp.lowest, r.Position)
+		if r.Updated.After(sp.updated) {
+			sp.updated = r.Updated
+		}
+	}
+	var best *split
+	for members, sp := range splits {
+		if sp.broken || len(sp.have) != max(members, 1) {
+			continue
+		}
+		if best == nil || sp.updated.After(best.updated) || (sp.updated.Equal(best.updated) && sp.lowest < best.lowest) {
+			best = sp
+		}
+	}
+	if best == nil {
+		return 0, false
+	}
+	return best.lowest, true
 }

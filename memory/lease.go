@@ -43,17 +43,15 @@ func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	lowest, others := int64(0), false
+	var others []evstore.CheckpointRow
 	for k, r := range c.rows {
-		if k.Name != key.Name || k == key {
+		if k.Name != key.Name || k.Members == key.Members {
 			continue
 		}
-		if k.Members != key.Members && r.leased(now) {
+		if r.leased(now) {
 			return nil, nil // an instance that splits the consumer otherwise
 		}
-		if k.Members != key.Members && r.found && (!others || r.position < lowest) {
-			lowest, others = r.position, true
-		}
+		others = append(others, evstore.CheckpointRow{Partition: k.Partition, Members: k.Members, Position: r.position, Found: r.found, Updated: r.updated})
 	}
 	r := c.rows[key]
 	switch {
@@ -66,10 +64,10 @@ func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl
 	r.generation++
 	r.leaseUntil = now.Add(ttl)
 	l := &lease{c: c, key: key, generation: r.generation, ttl: ttl, position: r.position, found: r.found}
-	if !r.found && others {
-		// A new split starts after the old one's lowest checkpoint; the
-		// row keeps none of its own until the first save.
-		l.position, l.found = lowest, true
+	if !r.found {
+		// A new split starts where an old one got to; the row keeps no
+		// checkpoint of its own until the first save.
+		l.position, l.found = evstore.InheritCheckpoint(others)
 	}
 	return l, nil
 }

@@ -48,20 +48,22 @@ import (
 
 // consumerStatements holds the SQL of consumers in a schema.
 type consumerStatements struct {
-	prefix    string // S in the lock keys
-	nameLock  string
-	othersOK  string
-	lock      string
-	upsert    string
-	renew     string
-	save      string
-	unlock    string
-	held      string
-	resetOK   string
-	reset     string
-	resetNew  string
-	list      string
-	idleLimit string
+	prefix   string // S in the lock keys
+	nameLock string
+	othersOK string
+	lock     string
+	upsert   string
+	// otherSplits lists the keys of a name under other Members.
+	otherSplits string
+	renew       string
+	save        string
+	unlock      string
+	held        string
+	resetOK     string
+	reset       string
+	resetNew    string
+	list        string
+	idleLimit   string
 }
 
 // leaseKey is the SQL of key above, of the text expressions given.
@@ -84,14 +86,11 @@ func newConsumerStatements(schema string) consumerStatements {
 		othersOK: "SELECT COALESCE(bool_and(pg_try_advisory_xact_lock(" + leaseKey("$1::text", "members", "partition", "name") + ")), true) " +
 			"FROM " + c + " WHERE name = $2 AND members <> $3",
 		lock: "SELECT pg_try_advisory_lock(" + leaseKey("$1::text", "$3::int", "$4::int", "$2::text") + ")",
-		// A key without a checkpoint of its own starts from the lowest
-		// checkpoint of the name's other Members, if it has any.
-		upsert: "WITH up AS (INSERT INTO " + c + " AS c (name, members, partition, generation) VALUES ($1, $2, $3, 1) " +
+		upsert: "INSERT INTO " + c + " AS c (name, members, partition, generation) VALUES ($1, $2, $3, 1) " +
 			"ON CONFLICT (name, members, partition) DO UPDATE SET generation = c.generation + 1 " +
-			"RETURNING position, found, generation) " +
-			"SELECT CASE WHEN up.found THEN up.position ELSE COALESCE(o.lowest, 0) END, up.found OR o.lowest IS NOT NULL, up.generation " +
-			"FROM up, (SELECT MIN(position) AS lowest FROM " + c + " WHERE name = $1 AND members <> $2 AND found) o",
-		renew: "SELECT generation FROM " + c + " WHERE name = $1 AND members = $2 AND partition = $3",
+			"RETURNING position, found, generation",
+		otherSplits: "SELECT partition, members, position, found, updated FROM " + c + " WHERE name = $1 AND members <> $2",
+		renew:       "SELECT generation FROM " + c + " WHERE name = $1 AND members = $2 AND partition = $3",
 		save: "UPDATE " + c + " SET position = $4, external = $5, found = true, " +
 			"updated = CASE WHEN found AND position = $4 THEN updated ELSE $6 END " +
 			"WHERE name = $1 AND members = $2 AND partition = $3 AND generation = $7",
@@ -230,6 +229,28 @@ func (l *lease) acquire(ctx context.Context) (bool, error) {
 	}
 	if err := tx.QueryRow(ctx, q.upsert, k.Name, k.Members, k.Partition).Scan(&l.position, &l.found, &l.generation); err != nil {
 		return false, err
+	}
+	if !l.found {
+		// A key without a checkpoint of its own starts where another
+		// split of the name got to.
+		rows, err := tx.Query(ctx, q.otherSplits, k.Name, k.Members)
+		if err != nil {
+			return false, err
+		}
+		var others []evstore.CheckpointRow
+		var r evstore.CheckpointRow
+		var updated *time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&r.Partition, &r.Members, &r.Position, &r.Found, &updated}, func() error {
+			r.Updated = time.Time{}
+			if updated != nil {
+				r.Updated = *updated
+			}
+			others = append(others, r)
+			return nil
+		}); err != nil {
+			return false, err
+		}
+		l.position, l.found = evstore.InheritCheckpoint(others)
 	}
 	return true, tx.Commit(ctx)
 }

@@ -75,21 +75,13 @@ func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl
 			return err
 		}
 		if !l.found {
-			// A key without a checkpoint of its own starts where every
-			// partition of the name under another Members had got to.
-			stmt, err := conn.Prepare(`SELECT MIN(position) FROM evstore_consumers
-				WHERE name = ?1 AND members <> ?2 AND found <> 0`)
+			// A key without a checkpoint of its own starts where another
+			// split of the name got to.
+			others, err := otherSplits(conn, key)
 			if err != nil {
 				return err
 			}
-			defer stmt.Reset()
-			bind(stmt, []any{key.Name, int64(key.Members)})
-			if _, err := stmt.Step(); err != nil {
-				return err
-			}
-			if stmt.ColumnType(0) != sqlite.TypeNull {
-				l.position, l.found = stmt.ColumnInt64(0), true
-			}
+			l.position, l.found = evstore.InheritCheckpoint(others)
 		}
 		return nil
 	})
@@ -360,4 +352,29 @@ func (b readOnlyBackend) ListConsumers(ctx context.Context) iter.Seq2[evstore.Co
 // refuses it.
 func (b readOnlyBackend) ResetConsumer(_ context.Context, name string, _ int64) error {
 	return fmt.Errorf("%w: consumer %q cannot be reset through a store opened with sqlite.ReadOnly", evstore.ErrReadOnly, name)
+}
+
+// otherSplits returns the keys of key's name under other Members.
+func otherSplits(conn *sqlite.Conn, key evstore.ConsumerKey) ([]evstore.CheckpointRow, error) {
+	stmt, err := conn.Prepare(`SELECT partition, members, position, found, updated FROM evstore_consumers
+		WHERE name = ?1 AND members <> ?2`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Reset()
+	bind(stmt, []any{key.Name, int64(key.Members)})
+	var rows []evstore.CheckpointRow
+	for {
+		more, err := stmt.Step()
+		if err != nil || !more {
+			return rows, err
+		}
+		r := evstore.CheckpointRow{Partition: int(stmt.ColumnInt64(0)), Members: int(stmt.ColumnInt64(1)), Position: stmt.ColumnInt64(2), Found: stmt.ColumnInt64(3) != 0}
+		if stmt.ColumnType(4) != sqlite.TypeNull {
+			if r.Updated, err = parseTimestamp(stmt.ColumnText(4)); err != nil {
+				return nil, fmt.Errorf("%w: consumer %s: %w", evstore.ErrCorrupt, keyName(key), err)
+			}
+		}
+		rows = append(rows, r)
+	}
 }

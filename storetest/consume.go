@@ -27,6 +27,8 @@ func (k *kit) consumeTests() map[string]func(*testing.T) {
 		"OneActive":        k.testConsumeOneActive,
 		"Partitions":       k.testConsumePartitions,
 		"Repartition":      k.testConsumeRepartition,
+		"RepartitionGap":   k.testConsumeRepartitionGap,
+		"PositionFails":    k.testConsumePositionFails,
 		"StartFrom":        k.testConsumeStartFrom,
 		"Positioner":       k.testConsumePositioner,
 		"Reset":            k.testConsumeReset,
@@ -442,6 +444,68 @@ func (k *kit) testConsumeRepartition(t *testing.T) {
 	}
 }
 
+// testConsumeRepartitionGap: a split one of whose partitions never saved
+// a checkpoint gives a new split nothing to start from: it starts from
+// the beginning rather than skip that partition's events.
+func (k *kit) testConsumeRepartitionGap(t *testing.T) {
+	s := k.store(t)
+	writeSpread(t, s, 40, 4)
+	counts := []int{0, 0}
+	for i := range 40 {
+		counts[evstore.PartitionOf(fmt.Sprintf("s%d", i%4), 2)]++
+	}
+	done := newRecorder()
+	r0 := startConsume(t, s, "c", done, evstore.Partition(0, 2))
+	done.waitFor(t, counts[0])
+	failing := newRecorder()
+	failing.fail = func([]evstore.StoredEvent) error { return errors.New("never handled") }
+	r1 := startConsume(t, s, "c", failing, evstore.Partition(1, 2), evstore.ConsumeRetry(time.Millisecond, time.Millisecond, 0))
+	time.Sleep(50 * time.Millisecond)
+	for _, r := range []*running{r0, r1} {
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole := newRecorder()
+	startConsume(t, s, "c", whole)
+	got := whole.waitFor(t, 40)
+	if seqs := sequences(got); !slices.Equal(seqs[:40], span(1, 40)) {
+		t.Errorf("after a split with an unsaved partition: got %v, want 1..40 (nothing skipped)", seqs)
+	}
+}
+
+// testConsumePositionFails: a Positioner whose Position fails (its
+// database is out of reach) is retried as Handle is, not given up on.
+func (k *kit) testConsumePositionFails(t *testing.T) {
+	s := k.store(t)
+	writeSpread(t, s, 10, 2)
+	p := &flakyPositioner{memPositioner: &memPositioner{recorder: newRecorder()}, fails: 3}
+	r := startConsume(t, s, "flaky", p, evstore.ConsumeRetry(time.Millisecond, 2*time.Millisecond, 0))
+	if seqs := sequences(p.waitFor(t, 10)); !slices.Equal(seqs, span(1, 10)) {
+		t.Errorf("got %v, want 1..10", seqs)
+	}
+	if err := r.stop(t); err != nil {
+		t.Errorf("Consume: %v, want nil after Position recovered", err)
+	}
+}
+
+// flakyPositioner's Position fails its first fails calls.
+type flakyPositioner struct {
+	*memPositioner
+	fails int
+}
+
+func (p *flakyPositioner) Position(ctx context.Context) (int64, error) {
+	p.mu.Lock()
+	fail := p.fails > 0
+	p.fails--
+	p.mu.Unlock()
+	if fail {
+		return 0, errors.New("read model database out of reach")
+	}
+	return p.memPositioner.Position(ctx)
+}
+
 func (k *kit) testConsumeStartFrom(t *testing.T) {
 	s := k.store(t)
 	writeSpread(t, s, 10, 2)
@@ -572,7 +636,8 @@ func (k *kit) testConsumeBadArguments(t *testing.T) {
 		{"BatchSize(0)", "c", h, []evstore.ConsumeOption{evstore.BatchSize(0)}, evstore.ErrInvalidArgument},
 		{"Partition(3, 3)", "c", h, []evstore.ConsumeOption{evstore.Partition(3, 3)}, evstore.ErrInvalidArgument},
 		{"Partition(-1, 2)", "c", h, []evstore.ConsumeOption{evstore.Partition(-1, 2)}, evstore.ErrInvalidArgument},
-		{"Partition(0, 0) is none, (1, 0) is bad", "c", h, []evstore.ConsumeOption{evstore.Partition(1, 0)}, evstore.ErrInvalidArgument},
+		{"Partition(0, 0)", "c", h, []evstore.ConsumeOption{evstore.Partition(0, 0)}, evstore.ErrInvalidArgument},
+		{"Partition(1, 0)", "c", h, []evstore.ConsumeOption{evstore.Partition(1, 0)}, evstore.ErrInvalidArgument},
 		{"StartFrom(-1)", "c", h, []evstore.ConsumeOption{evstore.StartFrom(-1)}, evstore.ErrInvalidArgument},
 		{"bad filter", "c", h, []evstore.ConsumeOption{evstore.ConsumeFilter(evstore.Filter{evstore.Equals("nope", 1)})}, evstore.ErrInvalidFilter},
 	}
