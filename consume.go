@@ -245,7 +245,9 @@ func (s *Store) Consumers(ctx context.Context) iter.Seq2[ConsumerInfo, error] {
 // name to position, so that it goes on after that Sequence: 0 replays
 // everything. While an instance of the consumer is active it changes
 // nothing and returns an error wrapping ErrConflict: stop the consumer
-// first. A Positioner keeps its own position, which this does not change.
+// first. A consumer whose Handler is a Positioner keeps its own position,
+// which this cannot change: ResetConsumer refuses it with
+// ErrInvalidArgument.
 func (s *Store) ResetConsumer(ctx context.Context, name string, position int64) error {
 	if err := checkConsumerName(name); err != nil {
 		return err
@@ -256,6 +258,14 @@ func (s *Store) ResetConsumer(ctx context.Context, name string, position int64) 
 	cb, err := s.consumerBackend()
 	if err != nil {
 		return err
+	}
+	for info, err := range s.Consumers(ctx) {
+		if err != nil {
+			return err
+		}
+		if info.Name == name && info.External {
+			return fmt.Errorf("%w: consumer %q keeps its own position (a Positioner): reset it where it keeps it (a readmodel.Projector: Rebuild)", ErrInvalidArgument, name)
+		}
 	}
 	_, err = call(s, func() (struct{}, error) { return struct{}{}, cb.ResetConsumer(ctx, name, position) })
 	return err

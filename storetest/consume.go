@@ -585,6 +585,11 @@ func (k *kit) testConsumePositioner(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
+	err := s.ResetConsumer(ctx(t), "own", 0)
+	wantErr(t, "ResetConsumer of a Positioner's consumer", err, evstore.ErrInvalidArgument)
+	if info := consumerInfo(t, s, "own", 0, 0); info.Position != 20 {
+		t.Errorf("a refused reset changed the listing: %+v", info)
+	}
 }
 
 func (k *kit) testConsumeReset(t *testing.T) {

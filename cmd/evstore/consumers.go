@@ -71,6 +71,7 @@ func runConsumersReset(ctx context.Context, g globals, args []string, stdout, st
 	fs := newFlagSet("consumers reset", "consumers reset NAME --to N [flags]", "evstore consumers reset balances --to 0", stderr)
 	sf := addStoreFlags(g, fs)
 	to := fs.Int64("to", -1, "the Sequence the consumer goes on after (0: from the beginning)")
+	create := fs.Bool("create", false, "set where a consumer that has never run will start")
 	positional, err := parseMixed(fs, args)
 	if err != nil {
 		return err
@@ -86,6 +87,18 @@ func runConsumersReset(ctx context.Context, g globals, args []string, stdout, st
 	}
 	defer store.Close()
 	name := positional[0]
+	if !*create {
+		known := false
+		for c, err := range store.Consumers(ctx) {
+			if err != nil {
+				return err
+			}
+			known = known || c.Name == name
+		}
+		if !known {
+			return fmt.Errorf("no consumer %q has run on this store (give --create to set where a new one starts)", name)
+		}
+	}
 	switch err := store.ResetConsumer(ctx, name, *to); {
 	case errors.Is(err, evstore.ErrConflict):
 		return fmt.Errorf("consumer %q is running: stop every instance of it, then reset it (%w)", name, err)

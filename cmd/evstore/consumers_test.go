@@ -91,4 +91,11 @@ func TestConsumers(t *testing.T) {
 	if _, _, status := cli(t, db, "consumers", "reset", "live"); status != 2 {
 		t.Errorf("reset without --to: status %d, want 2", status)
 	}
+	// A name that never ran is a typo unless --create says otherwise.
+	if _, errOut, status := cli(t, db, "consumers", "reset", "typo", "--to", "1"); status == 0 || !strings.Contains(errOut, "--create") {
+		t.Errorf("reset of an unknown consumer: status %d, %q; want a refusal naming --create", status, errOut)
+	}
+	if out := mustCLI(t, db, "consumers", "reset", "new", "--to", "2", "--create"); !strings.Contains(out, "after sequence 2") {
+		t.Errorf("reset --create: %q", out)
+	}
 }
