@@ -88,8 +88,10 @@ func BatchSize(n int) ConsumeOption { return func(c *consumeConfig) { c.batch = 
 // Changing n: instances with another n of the same name wait until every
 // instance of the old n has stopped (their leases exclude each other), and
 // a partition of the new n with no checkpoint of its own starts after the
-// lowest checkpoint of the old ones, so no event is skipped; events
-// between that and each old partition's checkpoint are delivered again.
+// lowest checkpoint of the old split (InheritCheckpoint), so no event is
+// skipped; events between that and each old partition's checkpoint are
+// delivered again. If a partition of the old split never saved a
+// checkpoint, the new one starts from StartFrom.
 func Partition(member, members int) ConsumeOption {
 	return func(c *consumeConfig) { c.member, c.members, c.partitioned = member, members, true }
 }
@@ -107,9 +109,10 @@ func LeaseTime(d time.Duration) ConsumeOption { return func(c *consumeConfig) { 
 
 // ConsumeRetry sets the policy for a Handle that fails: it is retried,
 // with the same events, after a wait that starts at initial and doubles
-// up to max, each wait jittered to between half and all of it. After
-// attempts failed calls in a row Consume returns the last error; 0 retries
-// forever. The default is ConsumeRetry(100*time.Millisecond, 30*time.Second, 0).
+// up to max, each wait jittered to between half and all of it. A failed
+// read of the store, or of a Positioner's Position, is retried the same
+// way. After attempts failures in a row Consume returns the last error; 0
+// retries forever. The default is ConsumeRetry(100*time.Millisecond, 30*time.Second, 0).
 func ConsumeRetry(initial, max time.Duration, attempts int) ConsumeOption {
 	return func(c *consumeConfig) { c.retryMin, c.retryMax, c.attempts = initial, max, attempts }
 }
