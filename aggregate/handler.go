@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,7 @@ func New[S, C, E any](store *evstore.Store, d Decider[S, C, E], c codec.Codec[E]
 	switch {
 	case store == nil:
 		panic("aggregate: New with a nil Store")
-	case c == nil:
+	case c == nil || isNilPointer(c):
 		panic("aggregate: New with a nil Codec")
 	case d.Evolve == nil || d.Decide == nil:
 		panic("aggregate: New with a Decider whose Evolve or Decide is nil")
@@ -145,14 +146,17 @@ func (h *Handler[S, C, E]) fromSnapshot(ctx context.Context, st *evstore.Stream,
 	if err != nil || snap == nil {
 		return state, 0, false
 	}
-	state, ok = decodeState[S](snap.State, h.initial)
+	state, ok = decodeState[S](snap.State)
 	return state, snap.Version, ok
 }
 
 // decodeState decodes a snapshot strictly: a field S does not have, or
-// anything after the JSON value, means a snapshot of another S.
-func decodeState[S any](data []byte, initial func() S) (S, bool) {
-	state := initial()
+// anything after the JSON value, means a snapshot of another S. It decodes
+// into a zero S, not Initial's: the snapshot holds the whole state, and a
+// field left out (omitempty) or a map entry an event removed must not
+// come back from Initial.
+func decodeState[S any](data []byte) (S, bool) {
+	var state S
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&state); err != nil {
@@ -232,11 +236,19 @@ func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, o
 			}
 		}
 		events, err := h.d.Decide(state, cmd)
-		if err != nil {
+		if err != nil || len(events) == 0 {
+			// A concurrent call with this id may have written while this
+			// one decided: then its outcome is the command's.
+			if hc.idSet {
+				at, found, lerr := st.Lookup(ctx, hc.id)
+				if lerr != nil {
+					return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: look up command %q: %w", streamID, hc.id, lerr)
+				}
+				if found {
+					return h.duplicate(ctx, st, state, version, at)
+				}
+			}
 			return Result[S, E]{State: state, Version: version}, err
-		}
-		if len(events) == 0 {
-			return Result[S, E]{State: state, Version: version}, nil
 		}
 		batch, err := h.encode(events, &hc)
 		if err != nil {
@@ -334,3 +346,9 @@ func (h *Handler[S, C, E]) snapshot(ctx context.Context, st *evstore.Stream, sta
 }
 
 func validText(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }
+
+// isNilPointer reports whether v is a nil pointer in an interface.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
