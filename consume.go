@@ -194,8 +194,8 @@ func (s *Store) consumerBackend() (ConsumerBackend, error) {
 // over its successor's checkpoint, and becomes a standby.
 //
 // Consume returns nil when ctx ends, ErrClosed when the Store closes (Close
-// waits for it to stop), and the Handler's error when it keeps failing
-// beyond the retry policy. A bad name or option returns ErrInvalidArgument;
+// waits for it to stop, so a Handler must not call Close), and the
+// Handler's error when it keeps failing beyond the retry policy. A bad name or option returns ErrInvalidArgument;
 // a Backend without consumer support, ErrUnsupported.
 func (s *Store) Consume(ctx context.Context, name string, h Handler, opts ...ConsumeOption) error {
 	if err := checkConsumerName(name); err != nil {

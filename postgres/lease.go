@@ -108,8 +108,11 @@ func newConsumerStatements(schema string) consumerStatements {
 		reset:    "UPDATE " + c + " SET position = $2, found = true, updated = $3, generation = generation + 1 WHERE name = $1",
 		resetNew: "INSERT INTO " + c + " (name, members, partition, position, found, updated, generation) VALUES ($1, 0, 0, $2, true, $3, 1)",
 		list:     "SELECT name, partition, members, position, updated, external FROM " + c + ` ORDER BY name COLLATE "C", members, partition`,
-		// idle_session_timeout came with PostgreSQL 14.
-		idleLimit: "SELECT set_config('idle_session_timeout', $1, false) WHERE current_setting('server_version_num')::int >= 140000",
+		// idle_session_timeout came with PostgreSQL 14. A holder stopped
+		// inside its acquiring transaction would hold the name's lock:
+		// idle_in_transaction_session_timeout ends that session too.
+		idleLimit: "SELECT set_config('idle_in_transaction_session_timeout', $1, false), " +
+			"(SELECT set_config('idle_session_timeout', $1, false) WHERE current_setting('server_version_num')::int >= 140000)",
 	}
 }
 
