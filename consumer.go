@@ -268,7 +268,11 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			}
 			failures = 0
 			pos = scanned
-			sv.start(ctx, pos)
+			// A Positioner keeps its own position: the store's copy is
+			// only what Consumers lists, saved like a filtered one.
+			if c.positioner == nil || time.Since(sv.at) >= filteredSaveInterval {
+				sv.start(ctx, pos)
+			}
 			continue
 		}
 		pos = scanned
