@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -35,6 +36,8 @@ func RunChild(ctx context.Context, args []string, stdout io.Writer) error {
 	n := fs.Int("n", 0, "events to wait for")
 	poll := fs.Duration("poll", 50*time.Millisecond, "poll interval")
 	consume := fs.Bool("consume", false, "run a consumer instead of a watch")
+	hold := fs.String("hold", "", "run this consumer until killed")
+	lease := fs.Duration("lease", evstore.DefaultLeaseTime, "the consumer's lease time, with --hold")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +58,9 @@ func RunChild(ctx context.Context, args []string, stdout io.Writer) error {
 	st, err := store.Stream(ctx, "cross")
 	if err != nil {
 		return err
+	}
+	if *hold != "" {
+		return childHold(ctx, store, *hold, *lease, bufio.NewWriter(stdout))
 	}
 	if *consume {
 		return childConsume(ctx, store, *n, stdout)

@@ -89,6 +89,14 @@ func consume(ctx context.Context, cfg Config, t target, res *Results, out io.Wri
 		return err
 	}
 	res.ConsumeTakeoverMs = ms(takeover)
+	killed, err := consumeKillTakeover(ctx, store, t, loc, handles[0])
+	if err != nil {
+		return err
+	}
+	res.ConsumeKillTakeoverMs, res.ConsumeKillLeaseMs = ms(killed), ms(killLease)
+	if res.ReadModelEventsPerSec, err = consumeReadModel(ctx, store, t.dir, head); err != nil {
+		return err
+	}
 
 	fmt.Fprintln(out, "\n--- Consume: catch-up, live latency, takeover ---")
 	fmt.Fprintf(out, "Catch-up through Consume (no-op handler, batches of %d): %s events/s; a plain Read of @all: %s events/s; ratio %.2f (medians of %d, side by side).\n",
@@ -96,6 +104,8 @@ func consume(ctx context.Context, cfg Config, t target, res *Results, out io.Wri
 	fmt.Fprintf(out, "Write to Handle, in-process: p50 %.3f ms, p99 %.3f ms (%d writes).\n", res.ConsumeP50Ms, res.ConsumeP99Ms, len(lat))
 	fmt.Fprintf(out, "Write to Handle, consumer in another process (poll interval %v): p50 %.3f ms, p99 %.3f ms (%d writes).\n",
 		pollInterval(t), res.ConsumeCrossProcessP50Ms, res.ConsumeCrossProcessP99Ms, len(cross))
+	fmt.Fprintf(out, "Standby in this process takes over after SIGKILL of the active one in another (LeaseTime %v): %.1f ms.\n", killLease, res.ConsumeKillTakeoverMs)
+	fmt.Fprintf(out, "A readmodel projector, one INSERT per event into a SQLite read model, under Consume: %s events/s.\n", commasFloat(res.ReadModelEventsPerSec))
 	fmt.Fprintf(out, "Standby on another Store takes over after a clean stop and handles a new event in %.1f ms.\n", res.ConsumeTakeoverMs)
 	return nil
 }

@@ -45,4 +45,7 @@ type Results struct {
 	ConsumeTakeoverMs           float64 `json:"consume_takeover_ms,omitempty"`
 	ConsumeCrossProcessP50Ms    float64 `json:"consume_cross_process_p50_ms,omitempty"`
 	ConsumeCrossProcessP99Ms    float64 `json:"consume_cross_process_p99_ms,omitempty"`
+	ConsumeKillTakeoverMs       float64 `json:"consume_kill_takeover_ms,omitempty"`
+	ConsumeKillLeaseMs          float64 `json:"consume_kill_lease_ms,omitempty"`
+	ReadModelEventsPerSec       float64 `json:"readmodel_events_per_sec,omitempty"`
 }
