@@ -4,14 +4,18 @@
 // alone, with no store, so such tests are fast and need no setup.
 //
 //	func TestWithdrawal(t *testing.T) {
-//		aggregatetest.Given(account, Opened{}, Deposited{Amount: 10}).
+//		funded := []Event{Opened{}, Deposited{Amount: 10}}
+//		aggregatetest.Given(account, funded...).
 //			When(Withdraw{Amount: 4}).
 //			Then(t, Withdrawn{Amount: 4})
 //
-//		aggregatetest.Given(account, Opened{}, Deposited{Amount: 10}).
+//		aggregatetest.Given(account, funded...).
 //			When(Withdraw{Amount: 40}).
 //			ThenError(t, ErrInsufficientFunds)
 //	}
+//
+// (Go infers the event type E from every argument of Given, so a history
+// of several event types is passed as a []E, as funded is here.)
 //
 // Given evolves the Decider's Initial state with the events, When decides
 // the command against it, and Then compares the decision with the events
