@@ -2,26 +2,10 @@ package main
 
 import (
 	"fmt"
+	"github.com/go-event-sourcing/evstore/internal/bench"
 	"io"
 	"os"
-	"strconv"
 )
-
-// commas formats n with thousands separators.
-func commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := n < 0
-	if neg {
-		s = s[1:]
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
@@ -65,7 +49,7 @@ func (p *progress) Set(n int) {
 			bar[i] = '#'
 		}
 	}
-	fmt.Fprintf(p.w, "\r[%s] %3d%% %s/%s", bar, pct, commas(int64(n)), commas(int64(p.total)))
+	fmt.Fprintf(p.w, "\r[%s] %3d%% %s/%s", bar, pct, bench.Commas(int64(n)), bench.Commas(int64(p.total)))
 }
 
 // Done ends the bar's line.

@@ -68,7 +68,7 @@ func fanout(ctx context.Context, cfg Config, t target, res *Results, out io.Writ
 	res.FanoutEventsPerSec = float64(cfg.FanoutEvents) / elapsed.Seconds()
 	res.FanoutDeliveriesPerSec = float64(cfg.FanoutEvents) * float64(cfg.Watchers) / elapsed.Seconds()
 	res.PeakRSSBytes = peakRSS()
-	fmt.Fprintf(out, "\n--- Fan-out: %s watchers of @all, %s events ---\n", commas(int64(cfg.Watchers)), commas(int64(cfg.FanoutEvents)))
+	fmt.Fprintf(out, "\n--- Fan-out: %s watchers of @all, %s events ---\n", Commas(int64(cfg.Watchers)), Commas(int64(cfg.FanoutEvents)))
 	fmt.Fprintf(out, "Every watcher received every event in order in %.2f seconds: %s events/sec, %s deliveries/sec.\n",
 		elapsed.Seconds(), commasFloat(res.FanoutEventsPerSec), commasFloat(res.FanoutDeliveriesPerSec))
 	fmt.Fprintf(out, "Peak memory (RSS): %.1f MiB.\n", float64(res.PeakRSSBytes)/(1<<20))

@@ -5,8 +5,9 @@ import (
 	"strconv"
 )
 
-// commas formats n with thousands separators, as the reference prints.
-func commas(n int64) string {
+// Commas formats n with thousands separators, as the reference prints;
+// the command-line tool's progress lines use it too.
+func Commas(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := n < 0
 	if neg {
@@ -24,5 +25,5 @@ func commas(n int64) string {
 // commasFloat formats f with thousands separators and two decimals.
 func commasFloat(f float64) string {
 	whole := int64(f)
-	return fmt.Sprintf("%s.%02d", commas(whole), int64((f-float64(whole))*100))
+	return fmt.Sprintf("%s.%02d", Commas(whole), int64((f-float64(whole))*100))
 }

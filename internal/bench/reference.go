@@ -38,8 +38,8 @@ func reference(ctx context.Context, cfg Config, t target, res *Results, out io.W
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "--- Running benchmark with %s events ---\n", commas(int64(cfg.Events)))
-	fmt.Fprintf(out, "Writing %s events...\n", commas(int64(cfg.Events)))
+	fmt.Fprintf(out, "--- Running benchmark with %s events ---\n", Commas(int64(cfg.Events)))
+	fmt.Fprintf(out, "Writing %s events...\n", Commas(int64(cfg.Events)))
 	bar := cfg.Progress
 	if bar == nil {
 		bar = noProgress{}
@@ -57,7 +57,7 @@ func reference(ctx context.Context, cfg Config, t target, res *Results, out io.W
 	bar.Done()
 	res.WriteSeconds = elapsed.Seconds()
 	res.WriteEventsPerSec = float64(cfg.Events) / elapsed.Seconds()
-	fmt.Fprintf(out, "\nFinished writing %s events in %.2f seconds.\n", commas(int64(cfg.Events)), elapsed.Seconds())
+	fmt.Fprintf(out, "\nFinished writing %s events in %.2f seconds.\n", Commas(int64(cfg.Events)), elapsed.Seconds())
 	fmt.Fprintf(out, "Write throughput: %s events/sec.\n", commasFloat(res.WriteEventsPerSec))
 
 	fmt.Fprintln(out, "\n--- Benchmark 1: Reconstructing state from all events ---")
@@ -69,7 +69,7 @@ func reference(ctx context.Context, cfg Config, t target, res *Results, out io.W
 	elapsed = time.Since(start)
 	res.ReadSeconds = elapsed.Seconds()
 	res.ReadEventsPerSec = float64(count) / elapsed.Seconds()
-	fmt.Fprintf(out, "Reconstructed state (all events): Counter is %s.\n", commas(count))
+	fmt.Fprintf(out, "Reconstructed state (all events): Counter is %s.\n", Commas(count))
 	fmt.Fprintf(out, "Time to reconstruct from all events: %.2f seconds.\n", elapsed.Seconds())
 	fmt.Fprintf(out, "Read throughput: %s events/sec.\n", commasFloat(res.ReadEventsPerSec))
 
@@ -108,14 +108,14 @@ func reference(ctx context.Context, cfg Config, t target, res *Results, out io.W
 	elapsed = rebuilds[len(rebuilds)/2]
 	res.SnapshotRebuildSeconds = elapsed.Seconds()
 	res.SnapshotRebuildFirstSeconds = first.Seconds()
-	fmt.Fprintf(out, "State restored from snapshot at version %s.\n", commas(snap.Version))
-	fmt.Fprintf(out, "Reconstructed state (with snapshot): Counter is %s.\n", commas(total))
+	fmt.Fprintf(out, "State restored from snapshot at version %s.\n", Commas(snap.Version))
+	fmt.Fprintf(out, "Reconstructed state (with snapshot): Counter is %s.\n", Commas(total))
 	fmt.Fprintf(out, "Time to reconstruct with snapshot: %.2f seconds (median of %d; the first took %.4f).\n",
 		elapsed.Seconds(), snapshotRebuilds, first.Seconds())
 
 	fmt.Fprintln(out, "\n--- Benchmark Summary ---")
-	fmt.Fprintf(out, "Time to reconstruct from all %s events: %.2f seconds.\n", commas(count+100), res.ReadSeconds*float64(count+100)/float64(count))
-	fmt.Fprintf(out, "Time to reconstruct with snapshot (after %s events): %.4f seconds.\n", commas(snap.Version), res.SnapshotRebuildSeconds)
+	fmt.Fprintf(out, "Time to reconstruct from all %s events: %.2f seconds.\n", Commas(count+100), res.ReadSeconds*float64(count+100)/float64(count))
+	fmt.Fprintf(out, "Time to reconstruct with snapshot (after %s events): %.4f seconds.\n", Commas(snap.Version), res.SnapshotRebuildSeconds)
 	if err := store.Close(); err != nil {
 		return err
 	}

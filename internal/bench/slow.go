@@ -28,7 +28,7 @@ func slowWatchers(ctx context.Context, cfg Config, t target, res *Results, out i
 	res.SlowWatchers = cfg.Slow
 	res.SlowWriteRatio = watched / alone
 	res.SlowPeakRSSBytes = peakRSS()
-	fmt.Fprintf(out, "\n--- Slow watchers: 1 stalled and %d slow watchers of @all, %s events ---\n", cfg.Slow, commas(int64(cfg.Events)))
+	fmt.Fprintf(out, "\n--- Slow watchers: 1 stalled and %d slow watchers of @all, %s events ---\n", cfg.Slow, Commas(int64(cfg.Events)))
 	fmt.Fprintf(out, "Writes without watchers: %s events/sec; with them: %s events/sec (%.2f).\n",
 		commasFloat(alone), commasFloat(watched), res.SlowWriteRatio)
 	fmt.Fprintf(out, "Every slow watcher received every event in order. Peak memory (RSS): %.1f MiB.\n", float64(res.SlowPeakRSSBytes)/(1<<20))

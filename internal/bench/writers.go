@@ -92,6 +92,6 @@ func writers(ctx context.Context, cfg Config, t target, res *Results, out io.Wri
 	fmt.Fprintf(out, "\n--- Group commit: %d writers, %d event(s) per write, %v each ---\n", cfg.Writers, cfg.Batch, cfg.Duration)
 	fmt.Fprintf(out, "One writer, one event per transaction: %s events/sec.\n", commasFloat(res.SingleWriterEventsPerSec))
 	fmt.Fprintf(out, "%d concurrent writers: %s events/sec (%.2fx), %s conflicts retried.\n",
-		cfg.Writers, commasFloat(res.GroupCommitEventsPerSec), res.GroupCommitSpeedup, commas(res.Conflicts))
+		cfg.Writers, commasFloat(res.GroupCommitEventsPerSec), res.GroupCommitSpeedup, Commas(res.Conflicts))
 	return nil
 }
