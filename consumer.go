@@ -231,7 +231,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		// The read overlaps the previous batch's checkpoint save.
+		// A page read overlaps the previous batch's checkpoint save.
 		events, scanned, err := c.fetch(ctx, pos, head)
 		if err != nil {
 			if permanent(err) {
@@ -271,7 +271,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			// A Positioner keeps its own position: the store's copy is
 			// only what Consumers lists, saved like a filtered one.
 			if c.positioner == nil || time.Since(sv.at) >= filteredSaveInterval {
-				sv.start(ctx, pos)
+				sv.start(ctx, pos, !c.buffered(pos))
 			}
 			continue
 		}
@@ -285,7 +285,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			return err
 		}
 		if pos > sv.saved && time.Since(sv.at) >= filteredSaveInterval {
-			sv.start(ctx, pos)
+			sv.start(ctx, pos, false)
 			if err := sv.wait(ctx); err != nil {
 				return err
 			}
@@ -304,7 +304,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		select {
 		case <-ctx.Done():
 			if pos > sv.saved { // leave no dropped events to scan again
-				sv.start(ctx, pos)
+				sv.start(ctx, pos, false)
 			}
 			return nil
 		case <-changed:
@@ -316,8 +316,8 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 	}
 }
 
-// A saver saves a consumer's checkpoints on a goroutine of its own, one at
-// a time, so that a save overlaps the read of the next batch.
+// A saver saves a consumer's checkpoints one at a time; a save may run on
+// a goroutine of its own, to overlap the wait for the next page of events.
 type saver struct {
 	held     *heldLease
 	external bool
@@ -327,8 +327,18 @@ type saver struct {
 	at       time.Time  // when a save last ended
 }
 
-func (sv *saver) start(ctx context.Context, pos int64) {
+// start saves pos as the checkpoint; wait returns the outcome. With
+// overlap the save runs on a goroutine of its own, while the caller goes
+// on to wait for the next page of events. Without, it runs at once: when
+// the next batch is already read there is nothing to overlap, and handing
+// the save to another goroutine and back only adds two wake-ups to each
+// batch of a catch-up.
+func (sv *saver) start(ctx context.Context, pos int64, overlap bool) {
 	sv.pending, sv.pos = make(chan error, 1), pos
+	if !overlap {
+		sv.pending <- sv.held.save(ctx, pos, sv.external)
+		return
+	}
 	go func() { sv.pending <- sv.held.save(ctx, pos, sv.external) }()
 }
 

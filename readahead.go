@@ -15,7 +15,7 @@ import (
 // Store's read size at a time, and hands the page out batch by batch while
 // the next page is read on another goroutine.
 func (c *consumer) fetch(ctx context.Context, pos, head int64) (events []StoredEvent, scanned int64, err error) {
-	if pos < c.ahead.from || pos >= c.ahead.to {
+	if !c.buffered(pos) {
 		if pos >= head {
 			return nil, pos, nil
 		}
@@ -57,6 +57,10 @@ func (c *consumer) fetch(ctx context.Context, pos, head int64) (events []StoredE
 	}
 	return events, c.ahead.to, nil
 }
+
+// buffered reports whether the events after pos are in the page being
+// handed out, so that fetch returns them without reading.
+func (c *consumer) buffered(pos int64) bool { return pos >= c.ahead.from && pos < c.ahead.to }
 
 // readAhead holds every event the consumer selects with a Sequence in
 // (from, to], read from the database but not yet handled.
