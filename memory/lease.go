@@ -84,11 +84,18 @@ type lease struct {
 
 func (l *lease) Checkpoint() (int64, bool) { return l.position, l.found }
 
-// held returns the lease's row if the lease is still this holder's; c.mu
-// is held.
+// held returns the lease's row if the lease is still this holder's: the
+// row's generation is the one AcquireLease gave, and no instance holds the
+// name under another Members (which this holder's expired lease let in).
+// c.mu is held.
 func (l *lease) held() (*consumerRow, error) {
 	r := l.c.rows[l.key]
-	if r == nil || r.generation != l.generation {
+	lost := r == nil || r.generation != l.generation
+	now := l.c.now()
+	for k, other := range l.c.rows {
+		lost = lost || (k.Name == l.key.Name && k.Members != l.key.Members && other.leased(now))
+	}
+	if lost {
 		return nil, fmt.Errorf("%w: consumer %q (partition %d of %d)", evstore.ErrLeaseLost, l.key.Name, l.key.Partition, l.key.Members)
 	}
 	return r, nil
