@@ -203,18 +203,25 @@ func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.Ca
 
 // follow hands events to the handler while ctx lasts.
 func (c *consumer) follow(ctx context.Context, held *heldLease) error {
-	if err := c.s.notifier.follow(ctx); err != nil {
-		return err
-	}
-	defer c.s.notifier.unfollow()
 	failures := 0 // failed attempts in a row, of Handle or of a read
+	following := false
+	defer func() {
+		if following {
+			c.s.notifier.unfollow()
+		}
+	}()
 	var pos, head int64
 	for {
-		var err error
-		if pos, err = c.startPosition(ctx, held.lease); err == nil {
-			if head, err = c.s.head(ctx, All); err == nil {
-				break
+		// Starting the notifier reads the store's head: retried like a read.
+		err := c.s.notifier.follow(ctx)
+		if following = err == nil; following {
+			if pos, err = c.startPosition(ctx, held.lease); err == nil {
+				if head, err = c.s.head(ctx, All); err == nil {
+					break
+				}
 			}
+			c.s.notifier.unfollow()
+			following = false
 		}
 		if permanent(err) {
 			return err
@@ -226,7 +233,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 	failures = 0
 	sv := &saver{held: held, external: c.positioner != nil, saved: pos, at: time.Now()}
 	defer sv.wait(ctx)
-	defer func() { c.drop(c.next); c.next, c.ahead = nil, readAhead{} }()
+	defer c.forget()
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -249,11 +256,12 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 				return err
 			}
 			if err := c.handle(ctx, events); err != nil {
+				c.forget()
 				if err := c.retry(ctx, &failures, err); err != nil {
 					return err
 				}
-				// The same events again, from the first; a Positioner
-				// says where that is.
+				// The same events again, from the first, read again; a
+				// Positioner says where that is.
 				for c.positioner != nil {
 					p, err := c.positioner.Position(ctx)
 					if err == nil {

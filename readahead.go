@@ -1,10 +1,6 @@
 package evstore
 
-import (
-	"cmp"
-	"context"
-	"slices"
-)
+import "context"
 
 // This file holds how an active consumer reads: a page of events ahead,
 // the next page on another goroutine.
@@ -34,40 +30,55 @@ func (c *consumer) fetch(ctx context.Context, pos, head int64) (events []StoredE
 			c.next = c.readAhead(ctx, c.ahead.to, next.head)
 		}
 	}
-	rest := c.ahead.events
-	i, _ := slices.BinarySearchFunc(rest, pos, func(e StoredEvent, seq int64) int { return cmp.Compare(e.Sequence, seq) })
-	if i < len(rest) && rest[i].Sequence == pos {
-		i++
-	}
-	rest = rest[i:]
+	// The events before the cursor have been handed out: the handler
+	// may have changed them, so nothing here looks at them again.
+	rest := c.ahead.events[c.ahead.next:]
+	n := len(rest)
 	if c.cfg.members == 0 {
-		if len(rest) > c.cfg.batch {
-			return rest[:c.cfg.batch], rest[c.cfg.batch-1].Sequence, nil
+		n = min(n, c.cfg.batch)
+		events = rest[:n:n] // the handler cannot append over the next batch
+	} else {
+		for i, e := range rest {
+			if PartitionOf(e.StreamID, c.cfg.members) != c.cfg.member {
+				continue
+			}
+			if len(events) == c.cfg.batch {
+				n = i
+				break
+			}
+			events = append(events, e)
 		}
-		return rest, c.ahead.to, nil
 	}
-	for _, e := range rest {
-		if PartitionOf(e.StreamID, c.cfg.members) != c.cfg.member {
-			continue
-		}
-		if len(events) == c.cfg.batch {
-			return events, events[len(events)-1].Sequence, nil
-		}
-		events = append(events, e)
+	c.ahead.next += n
+	if c.ahead.at = c.ahead.to; c.ahead.next < len(c.ahead.events) {
+		c.ahead.at = c.ahead.events[c.ahead.next-1].Sequence
 	}
-	return events, c.ahead.to, nil
+	return events, c.ahead.at, nil
 }
 
 // buffered reports whether the events after pos are in the page being
-// handed out, so that fetch returns them without reading.
-func (c *consumer) buffered(pos int64) bool { return pos >= c.ahead.from && pos < c.ahead.to }
+// handed out, so that fetch returns them without reading: pos is where
+// the page's cursor is, and the page goes on after it.
+func (c *consumer) buffered(pos int64) bool { return pos == c.ahead.at && pos < c.ahead.to }
+
+// forget drops the pages read ahead, so that the next fetch reads from the
+// database: after a failed Handle, which may have changed its events, the
+// retry gets them as stored.
+func (c *consumer) forget() {
+	c.drop(c.next)
+	c.next, c.ahead = nil, readAhead{}
+}
 
 // readAhead holds every event the consumer selects with a Sequence in
-// (from, to], read from the database but not yet handled.
+// (from, to], read from the database, and a cursor: the events before
+// index next have been handed out, and every event up to Sequence at has
+// been considered.
 type readAhead struct {
 	from, to int64
 	events   []StoredEvent
 	err      error
+	at       int64
+	next     int
 }
 
 // A pageRead is a page being read on a goroutine of its own.
@@ -85,7 +96,7 @@ func (c *consumer) readAhead(ctx context.Context, from, head int64) *pageRead {
 		// A new slice each time, the handler may keep the batches it got;
 		// no larger than the Sequences in range (a live read is small).
 		page, err := c.s.read(ctx, q, make([]StoredEvent, 0, min(int64(q.Limit), head-from)))
-		ra := readAhead{from: from, to: head, events: page, err: err}
+		ra := readAhead{from: from, to: head, events: page, err: err, at: from}
 		if len(page) == q.Limit {
 			ra.to = page[len(page)-1].Sequence
 		}

@@ -21,6 +21,7 @@ func (k *kit) consumeTests() map[string]func(*testing.T) {
 		"Checkpoint":       k.testConsumeCheckpoint,
 		"Filter":           k.testConsumeFilter,
 		"Retry":            k.testConsumeRetry,
+		"HandlerChanges":   k.testConsumeHandlerChanges,
 		"GiveUp":           k.testConsumeGiveUp,
 		"Panic":            k.testConsumePanic,
 		"Close":            k.testConsumeClose,
@@ -279,6 +280,59 @@ func (k *kit) testConsumeRetry(t *testing.T) {
 	mu.Unlock()
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testConsumeHandlerChanges: a handler may append to its batch and change
+// its events in place, even when it then fails: the next batch, and the
+// retry of the failed one, get the events as stored.
+func (k *kit) testConsumeHandlerChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []evstore.ConsumeOption
+	}{
+		{"whole", nil},
+		{"partition", []evstore.ConsumeOption{evstore.Partition(0, 1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := k.store(t)
+			writeSpread(t, s, 40, 3)
+			rec := newRecorder()
+			var calls atomic.Int32
+			h := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+				failing := calls.Add(1) == 2 // the second batch fails once, after changing it
+				if !failing {
+					if err := rec.Handle(ctx, events); err != nil {
+						return err
+					}
+				}
+				_ = append(events, evstore.StoredEvent{Sequence: 1 << 40, Type: "Appended"})
+				slices.Reverse(events)
+				for i := range events {
+					events[i].Sequence += 1000
+					events[i].Type = "Changed"
+				}
+				if failing {
+					return errors.New("failed after changing its batch")
+				}
+				return nil
+			})
+			opts := append([]evstore.ConsumeOption{evstore.BatchSize(3), evstore.ConsumeRetry(time.Millisecond, 5*time.Millisecond, 0)}, tc.opts...)
+			r := startConsume(t, s, "c", h, opts...)
+			got := rec.waitFor(t, 40)
+			if seqs := sequences(got); !slices.Equal(seqs, span(1, 40)) {
+				t.Errorf("got %v, want 1..40 once each", seqs)
+			}
+			for _, e := range got {
+				if e.Type != "Odd" && e.Type != "Even" {
+					t.Errorf("event %d reached Handle as %q, changed by an earlier Handle", e.Sequence, e.Type)
+					break
+				}
+			}
+			if err := r.stop(t); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
