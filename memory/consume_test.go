@@ -3,6 +3,9 @@ package memory
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,4 +71,207 @@ func TestConsumeRetriesNotifierStart(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Consume after cancel: %v", err)
 	}
+}
+
+// logged is an event as the test wrote it.
+type logged struct {
+	stream, typ string
+}
+
+// eventLog writes events and remembers them, in Sequence order.
+type eventLog struct {
+	s      *evstore.Store
+	mu     sync.Mutex
+	events []logged // events[i] has Sequence i+1
+}
+
+// write writes n events in Writes of chunk, round robin over 7 streams,
+// typed A, A, B by turns.
+func (l *eventLog) write(t *testing.T, n, chunk int) {
+	t.Helper()
+	ctx := context.Background()
+	for written := 0; written < n; written += chunk {
+		k := min(chunk, n-written)
+		id := fmt.Sprintf("s%d", (written/chunk)%7)
+		st, err := l.s.Stream(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := make([]evstore.CandidateEvent, k)
+		for i := range batch {
+			batch[i].Type = "A"
+			if (written+i)%3 == 2 {
+				batch[i].Type = "B"
+			}
+		}
+		l.mu.Lock() // across the Write: Sequences follow the log's order
+		if _, err := st.Write(ctx, batch); err != nil {
+			l.mu.Unlock()
+			t.Fatal(err)
+		}
+		for _, e := range batch {
+			l.events = append(l.events, logged{id, e.Type})
+		}
+		l.mu.Unlock()
+	}
+}
+
+func (l *eventLog) snapshot() []logged {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.events
+}
+
+// TestConsumeInvariants runs many consumers at once, with batch sizes
+// around the read-ahead page, partitions and a filter, over events written
+// before and while they run, with a handler that changes its batch and
+// fails every fifth call. Each Handle checks that it gets the next selected
+// events as stored, at most BatchSize, and that the stored checkpoint is
+// past the previous batch but not this one (at most one batch would be
+// redelivered; the checkpoint may have moved past dropped events).
+func TestConsumeInvariants(t *testing.T) {
+	type config struct {
+		batch, members, member int
+		filter                 bool
+	}
+	var configs []config
+	for _, batch := range []int{7, 4095, 4097} {
+		for _, filter := range []bool{false, true} {
+			configs = append(configs, config{batch: batch, filter: filter})
+			for m := range 3 {
+				configs = append(configs, config{batch: batch, members: 3, member: m, filter: filter})
+			}
+		}
+	}
+	s := evstore.NewStore(newBackend())
+	defer s.Close()
+	log := &eventLog{s: s}
+	log.write(t, 6000, 37)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	type run struct {
+		config
+		name string
+		mu   sync.Mutex
+		got  []int64 // Sequences handled
+		errs []string
+		done chan error
+	}
+	selects := func(c config, e logged) bool {
+		return (!c.filter || e.typ == "A") && (c.members == 0 || evstore.PartitionOf(e.stream, c.members) == c.member)
+	}
+	checkpoint := func(r *run) int64 {
+		for info, err := range s.Consumers(ctx) {
+			if err == nil && info.Name == r.name && info.Members == r.members && info.Partition == r.member {
+				return info.Position
+			}
+		}
+		return 0
+	}
+	runs := make([]*run, len(configs))
+	for i, c := range configs {
+		r := &run{config: c, name: fmt.Sprintf("c%d-%d-%d", c.batch, c.members, btoi(c.filter)), done: make(chan error, 1)}
+		runs[i] = r
+		calls := 0
+		h := evstore.HandlerFunc(func(_ context.Context, events []evstore.StoredEvent) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			calls++
+			fail := func(format string, args ...any) {
+				if len(r.errs) < 5 {
+					r.errs = append(r.errs, fmt.Sprintf("call %d: ", calls)+fmt.Sprintf(format, args...))
+				}
+			}
+			if len(events) == 0 || len(events) > r.batch {
+				fail("a batch of %d", len(events))
+			}
+			stored := log.snapshot()
+			last := int64(0)
+			if len(r.got) > 0 {
+				last = r.got[len(r.got)-1]
+			}
+			if cp := checkpoint(r); len(r.got) > 0 && (cp < last || cp >= events[0].Sequence) {
+				fail("checkpoint %d at the Handle of %d.., after the batch that ended at %d", cp, events[0].Sequence, last)
+			}
+			want := last
+			for _, e := range events {
+				for want++; want <= int64(len(stored)) && !selects(r.config, stored[want-1]); want++ {
+				}
+				if e.Sequence != want {
+					fail("Sequence %d, want %d", e.Sequence, want)
+					return nil
+				}
+				if l := stored[want-1]; e.StreamID != l.stream || e.Type != l.typ {
+					fail("event %d is %s/%s, stored as %s/%s", e.Sequence, e.StreamID, e.Type, l.stream, l.typ)
+				}
+			}
+			failing := calls%5 == 2
+			if !failing {
+				for _, e := range events {
+					r.got = append(r.got, e.Sequence)
+				}
+			}
+			_ = append(events, evstore.StoredEvent{Sequence: 1 << 40})
+			for i := range events {
+				events[i].Sequence += 1000
+				events[i].Type = "Changed"
+			}
+			if failing {
+				return errors.New("failed after changing its batch")
+			}
+			return nil
+		})
+		opts := []evstore.ConsumeOption{evstore.BatchSize(c.batch), evstore.ConsumeRetry(time.Millisecond, time.Millisecond, 0)}
+		if c.members > 0 {
+			opts = append(opts, evstore.Partition(c.member, c.members))
+		}
+		if c.filter {
+			opts = append(opts, evstore.ConsumeFilter(evstore.Filter{evstore.Equals("event_type", "A")}))
+		}
+		go func() { r.done <- s.Consume(ctx, r.name, h, opts...) }()
+	}
+	log.write(t, 2000, 5) // live, while they catch up
+	log.write(t, 100, 1)
+
+	stored := log.snapshot()
+	deadline := time.Now().Add(time.Minute)
+	for _, r := range runs {
+		var want []int64
+		for i, e := range stored {
+			if selects(r.config, e) {
+				want = append(want, int64(i+1))
+			}
+		}
+		for {
+			r.mu.Lock()
+			done := len(r.got) >= len(want) || len(r.errs) > 0
+			r.mu.Unlock()
+			if done || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		r.mu.Lock()
+		if !slices.Equal(r.got, want) {
+			t.Errorf("%s %+v: handled %d events, want %d, each once in order", r.name, r.config, len(r.got), len(want))
+		}
+		for _, e := range r.errs {
+			t.Errorf("%s %+v: %s", r.name, r.config, e)
+		}
+		r.mu.Unlock()
+	}
+	cancel()
+	for _, r := range runs {
+		if err := <-r.done; err != nil {
+			t.Errorf("%s: Consume: %v", r.name, err)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
