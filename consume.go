@@ -104,7 +104,9 @@ func StartFrom(position int64) ConsumeOption { return func(c *consumeConfig) { c
 // LeaseTime sets how long an instance's lease lasts without renewal
 // (default DefaultLeaseTime, at least 100ms): after the active instance
 // dies, a standby takes over within it. The active instance renews it
-// every third of that.
+// every third of that; when it cannot renew it for a whole lease time
+// (the database does not answer), it stands by again, and the ctx of a
+// Handle in progress ends.
 func LeaseTime(d time.Duration) ConsumeOption { return func(c *consumeConfig) { c.lease = d } }
 
 // ConsumeRetry sets the policy for a Handle that fails: it is retried,

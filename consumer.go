@@ -178,10 +178,13 @@ func (c *consumer) active(ctx context.Context, lease Lease) (err error) {
 // renew keeps the lease alive until ctx ends. When the lease is lost, or
 // cannot be renewed for a whole lease time, it cancels ctx with
 // ErrLeaseLost; it also cancels it with ErrClosed when the Store closes.
+// A Renew that hangs (a database that does not answer, a writer connection
+// busy for long) is given up when the lease would expire, so that the
+// handler's ctx ends by the time another instance may take over.
 func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(c.cfg.lease / 3)
 	defer tick.Stop()
-	renewed := time.Now()
+	renewed := time.Now() // when the last successful Renew began
 	for {
 		select {
 		case <-ctx.Done():
@@ -191,9 +194,13 @@ func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.Ca
 			return
 		case <-tick.C:
 		}
-		switch err := held.renew(ctx); {
+		start := time.Now()
+		rctx, rcancel := context.WithDeadline(ctx, renewed.Add(c.cfg.lease))
+		err := held.renew(rctx)
+		rcancel()
+		switch {
 		case err == nil:
-			renewed = time.Now()
+			renewed = start
 		case errors.Is(err, ErrLeaseLost) || time.Since(renewed) >= c.cfg.lease:
 			cancel(ErrLeaseLost)
 			return

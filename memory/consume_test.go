@@ -275,3 +275,79 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// hangingRenew is a backend whose leases' Renew, once armed, hangs until
+// its ctx ends, as on a database that stopped answering.
+type hangingRenew struct {
+	*backend
+	armed atomic.Bool
+}
+
+func (h *hangingRenew) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
+	l, err := h.backend.AcquireLease(ctx, key, ttl)
+	if l == nil || err != nil {
+		return l, err
+	}
+	return &hangingLease{Lease: l, armed: &h.armed}, nil
+}
+
+type hangingLease struct {
+	evstore.Lease
+	armed *atomic.Bool
+}
+
+func (l *hangingLease) Renew(ctx context.Context) error {
+	if l.armed.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return l.Lease.Renew(ctx)
+}
+
+// TestConsumeRenewHangs: when Renew hangs, the handler's ctx ends once
+// the lease would have expired (when another instance may take over), not
+// whenever the call comes back.
+func TestConsumeRenewHangs(t *testing.T) {
+	b := &hangingRenew{backend: newBackend()}
+	s := evstore.NewStore(b)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := s.Stream(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "T"}}); err != nil {
+		t.Fatal(err)
+	}
+	const lease = 300 * time.Millisecond
+	ended := make(chan time.Duration, 1)
+	var once sync.Once
+	h := evstore.HandlerFunc(func(hctx context.Context, _ []evstore.StoredEvent) error {
+		once.Do(func() {
+			start := time.Now()
+			b.armed.Store(true)
+			select {
+			case <-hctx.Done():
+				ended <- time.Since(start)
+			case <-time.After(time.Minute):
+			}
+		})
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.Consume(ctx, "c", h, evstore.LeaseTime(lease)) }()
+	select {
+	case d := <-ended:
+		t.Logf("the handler's ctx ended %v after Renew began to hang (lease time %v)", d.Round(time.Millisecond), lease)
+	case err := <-done:
+		t.Fatalf("Consume returned %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the handler's ctx did not end within a minute of Renew hanging")
+	}
+	b.armed.Store(false)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Consume after cancel: %v", err)
+	}
+}
