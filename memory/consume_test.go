@@ -27,22 +27,30 @@ func (h *headOnce) Head(ctx context.Context, id string) (int64, error) {
 	return h.backend.Head(ctx, id)
 }
 
+// storeWithOneEvent returns a Store on b, closed when the test ends, with
+// one event written.
+func storeWithOneEvent(t *testing.T, b evstore.Backend) *evstore.Store {
+	t.Helper()
+	s := evstore.NewStore(b)
+	t.Cleanup(func() { s.Close() })
+	st, err := s.Stream(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(context.Background(), []evstore.CandidateEvent{{Type: "T"}}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestConsumeRetriesNotifierStart: the first Consume of a Store starts its
 // notifier, which reads the head; a failure there is retried like any
 // other read, not returned.
 func TestConsumeRetriesNotifierStart(t *testing.T) {
 	b := &headOnce{backend: newBackend()}
-	s := evstore.NewStore(b)
-	defer s.Close()
+	s := storeWithOneEvent(t, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := s.Stream(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "T"}}); err != nil {
-		t.Fatal(err)
-	}
 	b.armed.Store(true) // the Head that starts the notifier fails
 	got := make(chan int64, 1)
 	h := evstore.HandlerFunc(func(_ context.Context, events []evstore.StoredEvent) error {
@@ -309,17 +317,9 @@ func (l *hangingLease) Renew(ctx context.Context) error {
 // whenever the call comes back.
 func TestConsumeRenewHangs(t *testing.T) {
 	b := &hangingRenew{backend: newBackend()}
-	s := evstore.NewStore(b)
-	defer s.Close()
+	s := storeWithOneEvent(t, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := s.Stream(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "T"}}); err != nil {
-		t.Fatal(err)
-	}
 	const lease = 300 * time.Millisecond
 	ended := make(chan time.Duration, 1)
 	var once sync.Once
