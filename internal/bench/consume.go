@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -121,10 +122,11 @@ func consumeCatchUp(ctx context.Context, store *evstore.Store, name string, head
 	defer cancel()
 	var n atomic.Int64
 	caughtUp := make(chan struct{})
+	var once sync.Once // batches after head may come before Consume stops
 	h := evstore.HandlerFunc(func(_ context.Context, events []evstore.StoredEvent) error {
 		n.Add(int64(len(events)))
 		if events[len(events)-1].Sequence >= head {
-			close(caughtUp)
+			once.Do(func() { close(caughtUp) })
 		}
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
@@ -121,12 +122,13 @@ func consumeReadModel(ctx context.Context, store *evstore.Store, dir string, hea
 		return 0, err
 	}
 	caughtUp := make(chan struct{})
+	var once sync.Once // batches after head may come before Consume stops
 	h := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
 		if err := p.Handle(ctx, events); err != nil {
 			return err
 		}
 		if events[len(events)-1].Sequence >= head {
-			close(caughtUp)
+			once.Do(func() { close(caughtUp) })
 		}
 		return nil
 	})
