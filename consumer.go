@@ -211,24 +211,17 @@ func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.Ca
 // follow hands events to the handler while ctx lasts.
 func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 	failures := 0 // failed attempts in a row, of Handle or of a read
-	following := false
-	defer func() {
-		if following {
-			c.s.notifier.unfollow()
-		}
-	}()
 	var pos, head int64
 	for {
 		// Starting the notifier reads the store's head: retried like a read.
 		err := c.s.notifier.follow(ctx)
-		if following = err == nil; following {
+		if err == nil {
 			if pos, err = c.startPosition(ctx, held.lease); err == nil {
 				if head, err = c.s.head(ctx, All); err == nil {
 					break
 				}
 			}
 			c.s.notifier.unfollow()
-			following = false
 		}
 		if permanent(err) {
 			return err
@@ -237,6 +230,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			return err
 		}
 	}
+	defer c.s.notifier.unfollow()
 	failures = 0
 	sv := &saver{held: held, external: c.positioner != nil, saved: pos, at: time.Now()}
 	defer sv.wait(ctx)

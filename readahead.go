@@ -70,15 +70,15 @@ func (c *consumer) forget() {
 }
 
 // readAhead holds every event the consumer selects with a Sequence in
-// (from, to], read from the database, and a cursor: the events before
-// index next have been handed out, and every event up to Sequence at has
-// been considered.
+// (at, to] when it is read, and a cursor: the events before index next
+// have been handed out, and every event up to Sequence at has been
+// considered.
 type readAhead struct {
-	from, to int64
-	events   []StoredEvent
-	err      error
-	at       int64
-	next     int
+	to     int64
+	events []StoredEvent
+	err    error
+	at     int64
+	next   int
 }
 
 // A pageRead is a page being read on a goroutine of its own.
@@ -96,7 +96,7 @@ func (c *consumer) readAhead(ctx context.Context, from, head int64) *pageRead {
 		// A new slice each time, the handler may keep the batches it got;
 		// no larger than the Sequences in range (a live read is small).
 		page, err := c.s.read(ctx, q, make([]StoredEvent, 0, min(int64(q.Limit), head-from)))
-		ra := readAhead{from: from, to: head, events: page, err: err, at: from}
+		ra := readAhead{to: head, events: page, err: err, at: from}
 		if len(page) == q.Limit {
 			ra.to = page[len(page)-1].Sequence
 		}

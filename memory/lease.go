@@ -37,19 +37,31 @@ func (r *consumerRow) leased(now time.Time) bool { return now.Before(r.leaseUnti
 
 var _ evstore.ConsumerBackend = (*backend)(nil)
 
+// otherSplitHeld reports whether an instance holds key's name under
+// another Members (an instance that splits the consumer otherwise); c.mu
+// is held.
+func (c *consumers) otherSplitHeld(key evstore.ConsumerKey, now time.Time) bool {
+	for k, r := range c.rows {
+		if k.Name == key.Name && k.Members != key.Members && r.leased(now) {
+			return true
+		}
+	}
+	return false
+}
+
 // AcquireLease implements evstore.ConsumerBackend.
 func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
 	c := &b.consumers
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
+	if c.otherSplitHeld(key, now) {
+		return nil, nil
+	}
 	var others []evstore.CheckpointRow
 	for k, r := range c.rows {
 		if k.Name != key.Name || k.Members == key.Members {
 			continue
-		}
-		if r.leased(now) {
-			return nil, nil // an instance that splits the consumer otherwise
 		}
 		others = append(others, evstore.CheckpointRow{Partition: k.Partition, Members: k.Members, Position: r.position, Found: r.found, Updated: r.updated})
 	}
@@ -90,12 +102,7 @@ func (l *lease) Checkpoint() (int64, bool) { return l.position, l.found }
 // c.mu is held.
 func (l *lease) held() (*consumerRow, error) {
 	r := l.c.rows[l.key]
-	lost := r == nil || r.generation != l.generation
-	now := l.c.now()
-	for k, other := range l.c.rows {
-		lost = lost || (k.Name == l.key.Name && k.Members != l.key.Members && other.leased(now))
-	}
-	if lost {
+	if r == nil || r.generation != l.generation || l.c.otherSplitHeld(l.key, l.c.now()) {
 		return nil, fmt.Errorf("%w: consumer %q (partition %d of %d)", evstore.ErrLeaseLost, l.key.Name, l.key.Partition, l.key.Members)
 	}
 	return r, nil
