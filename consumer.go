@@ -264,12 +264,12 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 				// The same events again, from the first, read again; a
 				// Positioner says where that is.
 				for c.positioner != nil {
-					p, err := c.positioner.Position(ctx)
+					p, err := c.position(ctx)
 					if err == nil {
 						pos = p
 						break
 					}
-					if err := c.retry(ctx, &failures, fmt.Errorf("position: %w", err)); err != nil {
+					if err := c.retry(ctx, &failures, err); err != nil {
 						return err
 					}
 				}
@@ -401,16 +401,30 @@ func (c *consumer) retry(ctx context.Context, failures *int, err error) error {
 // startPosition is where the consumer goes on from.
 func (c *consumer) startPosition(ctx context.Context, lease Lease) (int64, error) {
 	if c.positioner != nil {
-		pos, err := c.positioner.Position(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("evstore: consumer %q: position: %w", c.key.Name, err)
-		}
-		return pos, nil
+		return c.position(ctx)
 	}
 	if pos, found := lease.Checkpoint(); found {
 		return pos, nil
 	}
 	return c.cfg.start, nil
+}
+
+// position asks the Positioner for its position, turning a panic into an
+// error, and refuses a negative one.
+func (c *consumer) position(ctx context.Context) (pos int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: consumer %q: Position: %v\n%s", ErrHandlerPanic, c.key.Name, p, debug.Stack())
+		}
+	}()
+	pos, err = c.positioner.Position(withConsumer(ctx, c.key))
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("evstore: consumer %q: position: %w", c.key.Name, err)
+	case pos < 0:
+		return 0, fmt.Errorf("%w: consumer %q: Position returned %d, below 0", ErrInvalidArgument, c.key.Name, pos)
+	}
+	return pos, nil
 }
 
 // handle calls the handler, turning a panic into an error.
@@ -420,7 +434,7 @@ func (c *consumer) handle(ctx context.Context, events []StoredEvent) (err error)
 			err = fmt.Errorf("%w: consumer %q, events %d to %d: %v\n%s", ErrHandlerPanic, c.key.Name, events[0].Sequence, events[len(events)-1].Sequence, p, debug.Stack())
 		}
 	}()
-	return c.h.Handle(ctx, events)
+	return c.h.Handle(withConsumer(ctx, c.key), events)
 }
 
 // backoff returns the wait before retrying after the nth failure in a row.

@@ -42,6 +42,24 @@ type ConsumerKey struct {
 	Partition, Members int
 }
 
+// consumerCtx is the key of ConsumerOf's value in a ctx.
+type consumerCtx struct{}
+
+// withConsumer returns ctx carrying key, for ConsumerOf.
+func withConsumer(ctx context.Context, key ConsumerKey) context.Context {
+	return context.WithValue(ctx, consumerCtx{}, key)
+}
+
+// ConsumerOf returns the consumer key a ctx given to Handler.Handle or
+// Positioner.Position belongs to: the name of the Consume call and its
+// Partition. A Positioner that keeps one position for the whole store
+// uses it to refuse running as one of several partitions (it would skip
+// the events of the others), as readmodel does.
+func ConsumerOf(ctx context.Context) (ConsumerKey, bool) {
+	key, ok := ctx.Value(consumerCtx{}).(ConsumerKey)
+	return key, ok
+}
+
 // A Lease is an instance's hold on a consumer, from AcquireLease. Its
 // methods are called by one goroutine at a time.
 type Lease interface {
