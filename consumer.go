@@ -385,8 +385,8 @@ func (c *consumer) retry(ctx context.Context, failures *int, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, ErrHandlerPanic) || errors.Is(err, ErrClosed) || errors.Is(err, ErrLeaseLost):
-		return err
+	case errors.Is(err, ErrHandlerPanic) || errors.Is(err, ErrClosed) || errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrInvalidArgument):
+		return err // retrying cannot mend these
 	}
 	*failures++
 	if c.cfg.attempts > 0 && *failures >= c.cfg.attempts {
