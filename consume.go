@@ -218,6 +218,11 @@ func (s *Store) Consume(ctx context.Context, name string, h Handler, opts ...Con
 		return err
 	}
 	defer s.stopConsumer()
+	// Close ends every call of the consumer into the database, also one
+	// that waits on a database cut off by a partition.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.life, cancel)()
 	c := &consumer{s: s, cb: cb, h: h, cfg: cfg, key: ConsumerKey{Name: name, Partition: cfg.member, Members: cfg.members}}
 	c.positioner, _ = h.(Positioner)
 	return c.run(ctx)

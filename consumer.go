@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,25 +25,27 @@ type consumer struct {
 	key        ConsumerKey
 	ahead      readAhead // the page being handed out
 	next       *pageRead // the page after it, being read
+	leasedAt   time.Time // when the acquisition of the lease held began
 }
 
 // run alternates between standing by and being active until ctx ends, the
-// Store closes or the handler fails for good.
+// Store closes or the handler fails for good. ctx also ends when the Store
+// closes (see Store.Consume), so that Close ends every call into the
+// database.
 func (c *consumer) run(ctx context.Context) error {
 	for {
 		lease, err := c.acquire(ctx)
-		if lease == nil {
-			return err
-		}
-		err = c.active(ctx, lease)
-		if errors.Is(err, ErrLeaseLost) {
-			continue // stand by again
+		if lease != nil {
+			err = c.active(ctx, lease)
+			if errors.Is(err, ErrLeaseLost) {
+				continue // stand by again
+			}
 		}
 		switch {
-		case ctx.Err() != nil:
-			return nil
 		case c.closed():
 			return ErrClosed
+		case ctx.Err() != nil:
+			return nil
 		}
 		return err
 	}
@@ -58,43 +61,38 @@ func (c *consumer) closed() bool {
 }
 
 // acquire waits until this instance holds the consumer's lease. It returns
-// nil and nil when ctx ends, or ErrClosed.
-//
-// A failure to reach the database (a busy SQLite file, a PostgreSQL
-// restart) is retried for up to twice the lease time before acquire gives
-// up with the error.
+// nil and nil when ctx ends or the Store closes, and an error only for a
+// permanent one (see permanent): a database that cannot be reached, or is
+// busy, is tried again with ConsumeRetry's backoff for as long as it
+// takes.
 func (c *consumer) acquire(ctx context.Context) (Lease, error) {
-	var failingSince time.Time
+	failures := 0
 	for {
 		released := c.s.leases.wait()
+		c.leasedAt = time.Now()
 		lease, err := call(c.s, func() (Lease, error) { return c.cb.AcquireLease(ctx, c.key, c.cfg.lease) })
+		wait := standbyPoll
 		switch {
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || errors.Is(err, ErrClosed):
 			if lease != nil {
 				c.release(lease)
 			}
 			return nil, nil
-		case errors.Is(err, ErrClosed):
-			return nil, ErrClosed
-		case err != nil && (permanent(err) || (!failingSince.IsZero() && time.Since(failingSince) > 2*c.cfg.lease)):
+		case err != nil && permanent(err):
 			return nil, err // the Backend's error names the consumer
 		case err != nil:
-			if failingSince.IsZero() {
-				failingSince = time.Now()
-			}
+			failures++
+			wait = max(wait, c.backoff(failures))
 		case lease != nil:
 			return lease, nil
 		default:
-			failingSince = time.Time{}
+			failures = 0
 		}
-		t := time.NewTimer(standbyPoll)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, nil
-		case <-c.s.done:
-			t.Stop()
-			return nil, ErrClosed
 		case <-released:
 			t.Stop()
 		case <-t.C:
@@ -103,9 +101,12 @@ func (c *consumer) acquire(ctx context.Context) (Lease, error) {
 }
 
 // permanent reports whether an error of the Backend will not go away by
-// trying again.
+// trying again: the backend lacks consumers, refuses an argument, is read
+// only, or is not an event store. Any other error (busy, locked,
+// connection refused or reset, a server shutting down, a timeout) is
+// taken for transient, and retried.
 func permanent(err error) bool {
-	for _, target := range []error{ErrUnsupported, ErrInvalidArgument, ErrReadOnly, ErrCorrupt} {
+	for _, target := range []error{ErrUnsupported, ErrInvalidArgument, ErrInvalidFilter, ErrReadOnly, ErrCorrupt} {
 		if errors.Is(err, target) {
 			return true
 		}
@@ -123,11 +124,32 @@ func (c *consumer) release(lease Lease) {
 }
 
 // A heldLease serialises the calls on a Lease of the active loop and its
-// renewer.
+// renewer, and says how long the lease can be trusted.
 type heldLease struct {
 	mu    sync.Mutex
 	lease Lease
 	s     *Store
+	born  time.Time    // a reading of the monotonic clock: until's origin
+	until atomic.Int64 // the lease is trusted until born + until
+}
+
+// trustFor is how long after a successful Renew (or the acquisition)
+// began an instance trusts its lease: three quarters of the lease time.
+// No other instance can take the lease over before the whole lease time
+// has passed since then, so the handler's ctx ends, and no Handle starts,
+// at least a quarter of the lease time before a successor's Handle can.
+func trustFor(lease time.Duration) time.Duration { return lease * 3 / 4 }
+
+// trust records that the lease holds until trustFor after start.
+func (l *heldLease) trust(start time.Time, lease time.Duration) {
+	l.until.Store(int64(start.Sub(l.born) + trustFor(lease)))
+}
+
+// left returns how long the lease is still trusted, on the monotonic
+// clock: a process stopped and resumed (SIGSTOP, a frozen VM) finds it
+// passed.
+func (l *heldLease) left() time.Duration {
+	return time.Duration(l.until.Load()) - time.Since(l.born)
 }
 
 // save saves a checkpoint. The events before it are handled, so the save
@@ -155,7 +177,8 @@ func (l *heldLease) renew(ctx context.Context) error {
 // returns ErrLeaseLost when the lease passed to another instance.
 func (c *consumer) active(ctx context.Context, lease Lease) (err error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
-	held := &heldLease{lease: lease, s: c.s}
+	held := &heldLease{lease: lease, s: c.s, born: time.Now()}
+	held.trust(c.leasedAt, c.cfg.lease)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -175,16 +198,17 @@ func (c *consumer) active(ctx context.Context, lease Lease) (err error) {
 	return err
 }
 
-// renew keeps the lease alive until ctx ends. When the lease is lost, or
-// cannot be renewed for a whole lease time, it cancels ctx with
-// ErrLeaseLost; it also cancels it with ErrClosed when the Store closes.
-// A Renew that hangs (a database that does not answer, a writer connection
-// busy for long) is given up when the lease would expire, so that the
-// handler's ctx ends by the time another instance may take over.
+// renew keeps the lease alive until ctx ends, renewing it every third of
+// the lease time. It cancels ctx with ErrLeaseLost when the lease is lost,
+// or once it has not been renewed for trustFor (the database does not
+// answer, a writer connection is busy for long): a timer does, whatever
+// a Renew in flight is waiting for. It cancels ctx with ErrClosed when the
+// Store closes.
 func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.CancelCauseFunc) {
+	expire := time.AfterFunc(held.left(), func() { cancel(ErrLeaseLost) })
+	defer expire.Stop()
 	tick := time.NewTicker(c.cfg.lease / 3)
 	defer tick.Stop()
-	renewed := time.Now() // when the last successful Renew began
 	for {
 		select {
 		case <-ctx.Done():
@@ -195,44 +219,60 @@ func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.Ca
 		case <-tick.C:
 		}
 		start := time.Now()
-		rctx, rcancel := context.WithDeadline(ctx, renewed.Add(c.cfg.lease))
+		rctx, rcancel := context.WithTimeout(ctx, held.left())
 		err := held.renew(rctx)
 		rcancel()
 		switch {
-		case err == nil:
-			renewed = start
-		case errors.Is(err, ErrLeaseLost) || time.Since(renewed) >= c.cfg.lease:
+		case errors.Is(err, ErrLeaseLost):
 			cancel(ErrLeaseLost)
 			return
+		case err == nil:
+			held.trust(start, c.cfg.lease)
+			if !expire.Reset(held.left()) {
+				return // it expired meanwhile: ctx is cancelled
+			}
 		}
 	}
 }
 
 // follow hands events to the handler while ctx lasts.
 func (c *consumer) follow(ctx context.Context, held *heldLease) error {
-	failures := 0 // failed attempts in a row, of Handle or of a read
+	failures := 0 // failed attempts in a row of Handle (or Position)
+	reads := 0    // failed reads in a row
 	var pos, head int64
 	for {
-		// Starting the notifier reads the store's head: retried like a read.
+		// Starting the notifier reads the store's head.
 		err := c.s.notifier.follow(ctx)
 		if err == nil {
-			if pos, err = c.startPosition(ctx, held.lease); err == nil {
-				if head, err = c.s.head(ctx, All); err == nil {
-					break
-				}
+			if head, err = c.s.head(ctx, All); err == nil {
+				break
 			}
 			c.s.notifier.unfollow()
 		}
-		if permanent(err) {
+		if err := c.pause(ctx, &reads, err); err != nil {
 			return err
+		}
+	}
+	defer c.s.notifier.unfollow()
+	for {
+		var err error
+		if pos, err = c.startPosition(ctx, held.lease, head); err == nil {
+			break
 		}
 		if err := c.retry(ctx, &failures, err); err != nil {
 			return err
 		}
 	}
-	defer c.s.notifier.unfollow()
 	failures = 0
-	sv := &saver{held: held, external: c.positioner != nil, saved: pos, at: time.Now()}
+	// Where an active instance starts is its checkpoint at once: a
+	// restart goes on from there even if nothing was handled (a consumer
+	// that starts from the head misses nothing written while it is down),
+	// and a Positioner's consumer is listed as External.
+	sv := &saver{held: held, external: c.positioner != nil, saved: -1}
+	sv.start(ctx, pos, false)
+	if err := sv.wait(ctx); err != nil {
+		return err
+	}
 	defer sv.wait(ctx)
 	defer c.forget()
 	for {
@@ -242,19 +282,22 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 		// A page read overlaps the previous batch's checkpoint save.
 		events, scanned, err := c.fetch(ctx, pos, head)
 		if err != nil {
-			if permanent(err) {
-				return err
-			}
-			if err := c.retry(ctx, &failures, err); err != nil {
+			if err := c.pause(ctx, &reads, err); err != nil {
 				return err
 			}
 			continue
 		}
+		reads = 0
 		if len(events) > 0 {
 			// A batch is handled only once the one before is saved, so a
 			// crash delivers at most one batch again.
 			if err := sv.wait(ctx); err != nil {
 				return err
+			}
+			// The events may have been read before the process was
+			// stopped for longer than the lease: look at the clock.
+			if held.left() <= 0 {
+				return ErrLeaseLost
 			}
 			if err := c.handle(ctx, events); err != nil {
 				c.forget()
@@ -398,13 +441,38 @@ func (c *consumer) retry(ctx context.Context, failures *int, err error) error {
 	return nil
 }
 
-// startPosition is where the consumer goes on from.
-func (c *consumer) startPosition(ctx context.Context, lease Lease) (int64, error) {
+// pause takes a failed read of the store: after a backoff (ConsumeRetry's,
+// without its limit of attempts: a database that is down or busy is
+// waited for) it returns nil, to try again. It returns an error to end
+// Consume with when the error is permanent, ctx ended, the Store closed or
+// the lease was lost.
+func (c *consumer) pause(ctx context.Context, failures *int, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case permanent(err) || errors.Is(err, ErrClosed) || errors.Is(err, ErrLeaseLost):
+		return err
+	}
+	*failures++
+	if !sleep(ctx, c.backoff(*failures)) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// startPosition is where the consumer goes on from, given the store's
+// head: a Positioner's position, the checkpoint, or StartFrom's position,
+// which may not be beyond the head (it would hide the events written up
+// to it).
+func (c *consumer) startPosition(ctx context.Context, lease Lease, head int64) (int64, error) {
 	if c.positioner != nil {
 		return c.position(ctx)
 	}
 	if pos, found := lease.Checkpoint(); found {
 		return pos, nil
+	}
+	if c.cfg.start > head {
+		return 0, fmt.Errorf("%w: consumer %q: StartFrom(%d) is beyond the newest Sequence, %d", ErrInvalidArgument, c.key.Name, c.cfg.start, head)
 	}
 	return c.cfg.start, nil
 }

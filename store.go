@@ -30,7 +30,9 @@ type Store struct {
 	consumers int
 	leases    leaseBoard
 
-	done      chan struct{} // closed when Close starts
+	done      <-chan struct{}    // closed when Close starts: life.Done()
+	life      context.Context    // the Store's lifetime, cancelled when Close starts
+	kill      context.CancelFunc // cancels life
 	closeOnce sync.Once
 	closeErr  error
 
@@ -41,7 +43,9 @@ type Store struct {
 // NewStore returns a Store that keeps its events in b. Backends' Open
 // functions call it; applications rarely need to.
 func NewStore(b Backend) *Store {
-	s := &Store{b: b, done: make(chan struct{}), readPage: defaultReadPage}
+	s := &Store{b: b, readPage: defaultReadPage}
+	s.life, s.kill = context.WithCancel(context.Background())
+	s.done = s.life.Done()
 	s.idle.L = &s.mu
 	s.notifier = newNotifier(s)
 	return s
@@ -53,7 +57,7 @@ func NewStore(b Backend) *Store {
 // calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.done)
+		s.kill()
 		s.mu.Lock()
 		for s.consumers > 0 {
 			s.idle.Wait()
