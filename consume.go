@@ -59,6 +59,8 @@ const (
 	// DefaultLeaseTime is how long a consumer's lease lasts unless renewed:
 	// how soon a standby takes over from an instance that died.
 	DefaultLeaseTime = 5 * time.Second
+	// MaxPartitions is the most members Partition accepts: 65,536.
+	MaxPartitions = 1 << 16
 	// maxBatchSize bounds BatchSize.
 	maxBatchSize = 100_000
 	// standbyPoll is how often a standby tries to take a lease held by
@@ -80,10 +82,11 @@ func ConsumeFilter(f Filter) ConsumeOption {
 // DefaultBatchSize.
 func BatchSize(n int) ConsumeOption { return func(c *consumeConfig) { c.batch = n } }
 
-// Partition makes this instance member m of n (0 <= m < n) of the
-// consumer: it gets only the events whose stream PartitionOf assigns to m,
-// so that n instances share the work, each stream's events in order. Each
-// partition has its own checkpoint and lease.
+// Partition makes this instance member m of n (0 <= m < n, n at most
+// MaxPartitions) of the consumer: it gets only the events whose stream
+// PartitionOf assigns to m, so that n instances share the work, each
+// stream's events in order. Each partition has its own checkpoint and
+// lease.
 //
 // Changing n: instances with another n of the same name wait until every
 // instance of the old n has stopped (their leases exclude each other), and
@@ -91,7 +94,10 @@ func BatchSize(n int) ConsumeOption { return func(c *consumeConfig) { c.batch = 
 // lowest checkpoint of the old split (InheritCheckpoint), so no event is
 // skipped; events between that and each old partition's checkpoint are
 // delivered again. If a partition of the old split never saved a
-// checkpoint, the new one starts from StartFrom.
+// checkpoint, the new one starts from StartFrom. Going back to a split
+// that ran before (n, then n', then n again) resumes the old split's
+// partitions from their own checkpoints: what the other split handled
+// since is delivered again, and nothing is skipped.
 func Partition(member, members int) ConsumeOption {
 	return func(c *consumeConfig) { c.member, c.members, c.partitioned = member, members, true }
 }
@@ -130,8 +136,8 @@ func newConsumeConfig(opts []ConsumeOption) (consumeConfig, error) {
 	switch {
 	case c.batch < 1 || c.batch > maxBatchSize:
 		return c, fmt.Errorf("%w: BatchSize(%d) is not between 1 and %d", ErrInvalidArgument, c.batch, maxBatchSize)
-	case c.partitioned && (c.members < 1 || c.member < 0 || c.member >= c.members):
-		return c, fmt.Errorf("%w: Partition(%d, %d): want 0 <= m < n", ErrInvalidArgument, c.member, c.members)
+	case c.partitioned && (c.members < 1 || c.members > MaxPartitions || c.member < 0 || c.member >= c.members):
+		return c, fmt.Errorf("%w: Partition(%d, %d): want 0 <= m < n <= %d", ErrInvalidArgument, c.member, c.members, MaxPartitions)
 	case c.start < 0:
 		return c, fmt.Errorf("%w: StartFrom(%d) is negative", ErrInvalidArgument, c.start)
 	case c.lease < 100*time.Millisecond:
@@ -148,7 +154,11 @@ func newConsumeConfig(opts []ConsumeOption) (consumeConfig, error) {
 // PartitionOf returns the partition, of members, that a stream belongs to:
 // the 32-bit FNV-1a hash of the stream id's UTF-8 bytes, modulo members.
 // Programs in other languages compute the same to split work alike.
+// members must be 1 to MaxPartitions; PartitionOf panics otherwise.
 func PartitionOf(streamID string, members int) int {
+	if members < 1 || members > MaxPartitions {
+		panic(fmt.Sprintf("evstore: PartitionOf(%q, %d): members not between 1 and %d", streamID, members, MaxPartitions))
+	}
 	h := fnv.New32a()
 	h.Write([]byte(streamID))
 	return int(h.Sum32() % uint32(members))
@@ -253,11 +263,14 @@ func (s *Store) Consumers(ctx context.Context) iter.Seq2[ConsumerInfo, error] {
 
 // ResetConsumer moves the checkpoint of every partition of the consumer
 // name to position, so that it goes on after that Sequence: 0 replays
-// everything. While an instance of the consumer is active it changes
-// nothing and returns an error wrapping ErrConflict: stop the consumer
-// first. A consumer whose Handler is a Positioner keeps its own position,
-// which this cannot change: ResetConsumer refuses it with
-// ErrInvalidArgument.
+// everything. A position beyond the newest Sequence is refused with
+// ErrInvalidArgument (the consumer would skip the events written up to
+// it). While an instance of the consumer is active it changes nothing and
+// returns an error wrapping ErrConflict: stop the consumer first. A
+// consumer whose Handler is a Positioner keeps its own position, which
+// this cannot change: ResetConsumer refuses it with ErrInvalidArgument (a
+// Positioner's consumer is known as one from the moment it first became
+// active).
 func (s *Store) ResetConsumer(ctx context.Context, name string, position int64) error {
 	if err := checkConsumerName(name); err != nil {
 		return err
@@ -268,6 +281,13 @@ func (s *Store) ResetConsumer(ctx context.Context, name string, position int64) 
 	cb, err := s.consumerBackend()
 	if err != nil {
 		return err
+	}
+	head, err := s.head(ctx, All)
+	if err != nil {
+		return err
+	}
+	if position > head {
+		return fmt.Errorf("%w: reset consumer %q to %d, beyond the newest Sequence, %d", ErrInvalidArgument, name, position, head)
 	}
 	for info, err := range s.Consumers(ctx) {
 		if err != nil {
