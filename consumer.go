@@ -276,6 +276,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 	defer sv.wait(ctx)
 	defer c.forget()
 	for {
+		c.s.progress.reach(c.key, pos)
 		if ctx.Err() != nil {
 			return nil
 		}

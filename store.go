@@ -29,6 +29,7 @@ type Store struct {
 	// leases.
 	consumers int
 	leases    leaseBoard
+	progress  progressBoard // how far this Store's consumers got
 
 	done      <-chan struct{}    // closed when Close starts: life.Done()
 	life      context.Context    // the Store's lifetime, cancelled when Close starts

@@ -1,0 +1,156 @@
+package evstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// This file holds how a caller waits for a consumer to have processed an
+// event: read-your-writes through a read model.
+
+// waitPoll is how often WaitConsumer reads the consumers' positions from
+// the database, for consumers running in other processes; those of this
+// Store wake it at once.
+const waitPoll = 20 * time.Millisecond
+
+// WaitConsumer waits until the consumer name has processed every event up
+// to Sequence position: until every partition of one split of it (see
+// Partition) has a position at or past it. That is what a service needs
+// to read its own writes from a read model: an HTTP handler that appended
+// events (Stream.Write with Report, or aggregate's Result.Sequence) waits
+// for the projector before it answers with the projection:
+//
+//	res, err := accounts.Handle(ctx, id, deposit)
+//	...
+//	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+//	defer cancel()
+//	if err := store.WaitConsumer(ctx, "balances", res.Sequence); err != nil {
+//		// answer 202 Accepted: the projection will follow
+//	}
+//
+// It returns nil once the position is reached, ctx's error when ctx ends
+// first, and ErrClosed when the Store closes. A consumer that has not run
+// yet is waited for. A consumer running in this Store wakes the wait as
+// soon as its Handle returns; the positions of consumers in other
+// processes are read from the database every 20ms, and a Positioner's
+// position there is the one it last reported, at most a second old. The
+// partitions that do not select the event move past it when they handle a
+// later batch, or within a second once caught up: with Partition, expect
+// up to a second. A bad name or a negative position returns
+// ErrInvalidArgument.
+func (s *Store) WaitConsumer(ctx context.Context, name string, position int64) error {
+	if err := checkConsumerName(name); err != nil {
+		return err
+	}
+	if position < 0 {
+		return fmt.Errorf("%w: wait for consumer %q: position %d is negative", ErrInvalidArgument, name, position)
+	}
+	cb, err := s.consumerBackend()
+	if err != nil {
+		return err
+	}
+	for {
+		at, moved := s.progress.of(name)
+		if reached(at, position) {
+			return nil
+		}
+		rows, err := call(s, func() (map[ConsumerKey]int64, error) {
+			rows := map[ConsumerKey]int64{}
+			for info, err := range cb.ListConsumers(ctx) {
+				if err != nil {
+					return nil, err
+				}
+				if info.Name == name {
+					rows[ConsumerKey{Name: name, Partition: info.Partition, Members: info.Members}] = info.Position
+				}
+			}
+			return rows, nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		for k, p := range at {
+			rows[k] = max(rows[k], p)
+		}
+		if reached(rows, position) {
+			return nil
+		}
+		t := time.NewTimer(waitPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-s.done:
+			t.Stop()
+			return ErrClosed
+		case <-moved:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// reached reports whether every partition of one split in at, the
+// positions of one consumer's keys, is at position or past it.
+func reached(at map[ConsumerKey]int64, position int64) bool {
+	done := map[int]int{} // Members: partitions there at or past position
+	for k, p := range at {
+		if p >= position {
+			done[k.Members]++
+		}
+	}
+	for members, n := range done {
+		if n == max(members, 1) {
+			return true
+		}
+	}
+	return false
+}
+
+// A progressBoard holds how far the consumers running in a Store got, and
+// wakes WaitConsumer when one moves.
+type progressBoard struct {
+	mu    sync.Mutex
+	at    map[ConsumerKey]int64
+	moved chan struct{} // closed at the next move; nil when nobody waits
+}
+
+// reach records that the consumer key has processed every event up to
+// position.
+func (b *progressBoard) reach(key ConsumerKey, position int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p, ok := b.at[key]; ok && p >= position {
+		return
+	}
+	if b.at == nil {
+		b.at = map[ConsumerKey]int64{}
+	}
+	b.at[key] = position
+	if b.moved != nil {
+		close(b.moved)
+		b.moved = nil
+	}
+}
+
+// of returns the positions of the keys of name, and a channel closed at
+// the next move of any consumer.
+func (b *progressBoard) of(name string) (map[ConsumerKey]int64, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	at := map[ConsumerKey]int64{}
+	for k, p := range b.at {
+		if k.Name == name {
+			at[k] = p
+		}
+	}
+	if b.moved == nil {
+		b.moved = make(chan struct{})
+	}
+	return at, b.moved
+}
