@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ type Registration struct {
 	decode func(data []byte) (any, error) // Type: a T from JSON
 	upcast func(evstore.StoredEvent) (evstore.StoredEvent, error)
 	isType bool
+	// refuseNull: T is a pointer or struct type, for which JSON null is
+	// a nil pointer or nothing at all, not an event.
+	refuseNull bool
 }
 
 // Type registers Go type T under the stored type name name: Encode of a T
@@ -41,10 +45,13 @@ type Registration struct {
 // value type registered as a value decodes as a value; a pointer type (Type[*T])
 // decodes as a pointer to a fresh T. T must be assignable to the codec's E,
 // and must not be an interface type. Empty Data decodes as T's zero value
-// (for a pointer type: a pointer to a zero value).
+// (for a pointer type: a pointer to a zero value). When T is a pointer or
+// a struct type, JSON null is not a T: Encode of a nil pointer (or of a
+// value whose JSON is null) and Decode of Data that is null are errors
+// wrapping evstore.ErrInvalidEvent.
 func Type[T any](name string) Registration {
 	t := reflect.TypeFor[T]()
-	r := Registration{name: name, typ: t, isType: true}
+	r := Registration{name: name, typ: t, isType: true, refuseNull: t.Kind() == reflect.Pointer || t.Kind() == reflect.Struct}
 	if t.Kind() == reflect.Pointer {
 		elem := t.Elem()
 		r.decode = func(data []byte) (any, error) {
@@ -99,6 +106,8 @@ type entry struct {
 	// assert: the decoded value converts to E by a type assertion (E is
 	// an interface, or T is E); otherwise reflect assigns it.
 	assert bool
+	// refuseNull: JSON null is not an event of this type; see Type.
+	refuseNull bool
 }
 
 var _ Codec[any] = (*JSON[any])(nil)
@@ -130,7 +139,7 @@ func NewJSON[E any](regs ...Registration) (*JSON[E], error) {
 		case r.isType && c.byType[r.typ] != nil:
 			problem = fmt.Sprintf("Type[%s](%q): the type is registered already, as %q", r.typ, r.name, c.byType[r.typ].name)
 		case r.isType:
-			e := &entry{name: r.name, typ: r.typ, decode: r.decode, assert: eType.Kind() == reflect.Interface || r.typ == eType}
+			e := &entry{name: r.name, typ: r.typ, decode: r.decode, assert: eType.Kind() == reflect.Interface || r.typ == eType, refuseNull: r.refuseNull}
 			c.byName[r.name], c.byType[r.typ] = e, e
 		case r.upcast == nil:
 			problem = fmt.Sprintf("Upcast(%q): nil function (or a zero Registration)", r.name)
@@ -148,7 +157,10 @@ func NewJSON[E any](regs ...Registration) (*JSON[E], error) {
 
 // Encode returns e as JSON under its registered type name. It sets Type
 // and Data only. An e whose dynamic Go type is not registered (or a nil e)
-// is an error wrapping ErrUnknownType.
+// is an error wrapping ErrUnknownType. A nil pointer of a registered
+// pointer type, or any e of a pointer or struct type whose JSON is null,
+// is an error wrapping evstore.ErrInvalidEvent: it would decode as a zero
+// value, an event that never happened.
 func (c *JSON[E]) Encode(e E) (evstore.CandidateEvent, error) {
 	v := any(e)
 	t := reflect.TypeOf(v)
@@ -163,14 +175,21 @@ func (c *JSON[E]) Encode(e E) (evstore.CandidateEvent, error) {
 	if err != nil {
 		return evstore.CandidateEvent{}, fmt.Errorf("codec: encode %s as %q: %w", t, r.name, err)
 	}
+	if r.refuseNull && isNull(data) {
+		if t.Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil() {
+			return evstore.CandidateEvent{}, fmt.Errorf("%w: codec: encode of a nil %s", evstore.ErrInvalidEvent, t)
+		}
+		return evstore.CandidateEvent{}, fmt.Errorf("%w: codec: encode of a %s whose JSON is null", evstore.ErrInvalidEvent, t)
+	}
 	return evstore.CandidateEvent{Type: r.name, Data: data}, nil
 }
 
 // Decode returns the Go value a stored event holds: its upcasts applied,
 // then its Data decoded into the Go type registered under its (new) type
 // name. A type name with no registration is an error wrapping
-// ErrUnknownType; Data that is not JSON of the type is an error that names
-// the event.
+// ErrUnknownType; Data that is JSON null for a pointer or struct type is
+// an error wrapping evstore.ErrInvalidEvent (see Type); Data that is not
+// JSON of the type is an error that names the event.
 func (c *JSON[E]) Decode(e evstore.StoredEvent) (E, error) {
 	var zero E
 	if len(c.upcasts) > 0 {
@@ -182,6 +201,9 @@ func (c *JSON[E]) Decode(e evstore.StoredEvent) (E, error) {
 	r := c.byName[e.Type]
 	if r == nil {
 		return zero, fmt.Errorf("%w: %q (stream %q, version %d)", ErrUnknownType, e.Type, e.StreamID, e.Version)
+	}
+	if r.refuseNull && isNull(e.Data) {
+		return zero, fmt.Errorf("%w: codec: decode %q (stream %q, version %d): Data is null, which is no %s", evstore.ErrInvalidEvent, e.Type, e.StreamID, e.Version, r.typ)
 	}
 	v, err := r.decode(e.Data)
 	if err != nil {
@@ -222,4 +244,10 @@ func (c *JSON[E]) upcast(e evstore.StoredEvent) (evstore.StoredEvent, error) {
 			return e, nil // a rewrite of Data under the same name ends the chain
 		}
 	}
+}
+
+// isNull reports whether data is the JSON value null, with or without JSON
+// whitespace around it.
+func isNull(data []byte) bool {
+	return string(bytes.Trim(data, " \t\r\n")) == "null"
 }

@@ -105,7 +105,6 @@ func TestDecodeKinds(t *testing.T) {
 		{"pointer decodes as pointer", evstore.StoredEvent{Type: "Withdrawn", Data: []byte(`{"amount":2}`)}, &withdrawn{Amount: 2}},
 		{"empty data is the zero value", evstore.StoredEvent{Type: "Deposited"}, deposited{}},
 		{"empty data of a pointer type is a pointer to a zero value", evstore.StoredEvent{Type: "Withdrawn"}, &withdrawn{}},
-		{"null of a pointer type is a pointer to a zero value", evstore.StoredEvent{Type: "Withdrawn", Data: []byte(`null`)}, &withdrawn{}},
 		{"unknown fields are ignored", evstore.StoredEvent{Type: "Opened", Data: []byte(`{"owner":"bo","extra":1}`)}, opened{Owner: "bo"}},
 	}
 	for _, tt := range tests {
@@ -115,6 +114,72 @@ func TestDecodeKinds(t *testing.T) {
 				t.Fatalf("Decode: %v", err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+// blank is a registered event whose JSON is null.
+type blank struct{}
+
+func (blank) isEvent()                     {}
+func (blank) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
+
+// TestNull: a nil pointer event, and stored Data that is JSON null for a
+// pointer or struct type, are refused with ErrInvalidEvent rather than
+// read back as a zero value; null stays a value of the other kinds.
+func TestNull(t *testing.T) {
+	c := newCodec(t, codec.Type[blank]("Blank"),
+		codec.Upcast("Deposited.null", func(e evstore.StoredEvent) (evstore.StoredEvent, error) {
+			e.Type, e.Data = "Deposited", []byte("null")
+			return e, nil
+		}))
+	scalars, err := codec.NewJSON[any](codec.Type[int]("Int"), codec.Type[[]string]("List"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		run     func() (any, error)
+		want    any   // when wantErr is nil
+		wantErr error // errors.Is
+	}{
+		{"encode of a nil pointer", func() (any, error) { return c.Encode((*withdrawn)(nil)) }, nil, evstore.ErrInvalidEvent},
+		{"encode of a value whose JSON is null", func() (any, error) { return c.Encode(blank{}) }, nil, evstore.ErrInvalidEvent},
+		{"decode of null for a pointer type", func() (any, error) {
+			return c.Decode(evstore.StoredEvent{Type: "Withdrawn", Data: []byte(`null`)})
+		}, nil, evstore.ErrInvalidEvent},
+		{"decode of null for a struct type", func() (any, error) {
+			return c.Decode(evstore.StoredEvent{Type: "Deposited", Data: []byte(" null\n")})
+		}, nil, evstore.ErrInvalidEvent},
+		{"decode of null for a struct without fields", func() (any, error) {
+			return c.Decode(evstore.StoredEvent{Type: "Closed", Data: []byte(`null`)})
+		}, nil, evstore.ErrInvalidEvent},
+		{"decode of null from an upcast", func() (any, error) {
+			return c.Decode(evstore.StoredEvent{Type: "Deposited.null", Data: []byte(`{}`)})
+		}, nil, evstore.ErrInvalidEvent},
+		{"decode of null for an int", func() (any, error) {
+			return scalars.Decode(evstore.StoredEvent{Type: "Int", Data: []byte(`null`)})
+		}, 0, nil},
+		{"decode of null for a slice", func() (any, error) {
+			return scalars.Decode(evstore.StoredEvent{Type: "List", Data: []byte(`null`)})
+		}, []string(nil), nil},
+		{"a field that is null is fine", func() (any, error) {
+			return c.Decode(evstore.StoredEvent{Type: "Withdrawn", Data: []byte(`{"amount":null}`)})
+		}, &withdrawn{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.run()
+			switch {
+			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+				t.Errorf("got %#v, %v; want an error wrapping %v", got, err, tt.wantErr)
+			case tt.wantErr != nil && errors.Is(err, codec.ErrUnknownType):
+				t.Errorf("got %v; want it not to wrap ErrUnknownType: the type is registered", err)
+			case tt.wantErr == nil && err != nil:
+				t.Errorf("got error %v, want %#v", err, tt.want)
+			case tt.wantErr == nil && !reflect.DeepEqual(got, tt.want):
 				t.Errorf("got %#v, want %#v", got, tt.want)
 			}
 		})

@@ -82,7 +82,12 @@
 //
 // JSON stores events with encoding/json, so struct tags, json.Marshaler and
 // json.Unmarshaler work as everywhere in Go. Empty Data decodes as the
-// type's zero value, which suits events that carry no fields. The choice
+// type's zero value, which suits events that carry no fields. JSON null
+// does not: for a pointer or struct type it is a nil pointer or nothing,
+// not an event, so Encode of a nil pointer and Decode of Data that is null
+// are errors wrapping evstore.ErrInvalidEvent (for other kinds, such as a
+// registered int or slice type, null decodes as encoding/json decodes it).
+// The choice
 // of encoding/json over a faster third-party library was made by
 // measurement (see the package's benchmarks): the faster libraries either
 // panic on some malformed inputs, which a store must never do on the bytes
