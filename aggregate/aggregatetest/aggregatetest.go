@@ -11,31 +11,43 @@ import (
 )
 
 // A Scenario is a Decider's state after the events given to Given.
+//
+// A Scenario keeps the events, not a state: State, When and ThenState
+// each build the state afresh, from Initial and the given events, so that
+// an Evolve that changes a map or slice state in place, or a caller that
+// changes a state it was given, cannot change what a later step of the
+// same Scenario sees. Initial must therefore return a new state on every
+// call (a new map, not a shared one), as a Handler needs it to as well.
 type Scenario[S, C, E any] struct {
 	d     aggregate.Decider[S, C, E]
 	given []E
-	state S
 }
 
 // Given returns the state of a stream whose history is events: d's Initial
 // state (the zero S if Initial is nil) evolved by each event in turn.
 func Given[S, C, E any](d aggregate.Decider[S, C, E], events ...E) *Scenario[S, C, E] {
-	s := &Scenario[S, C, E]{d: d, given: events}
-	if d.Initial != nil {
-		s.state = d.Initial()
-	}
-	for _, e := range events {
-		s.state = d.Evolve(s.state, e)
-	}
-	return s
+	return &Scenario[S, C, E]{d: d, given: events}
 }
 
-// State returns the state the events given to Given lead to.
-func (s *Scenario[S, C, E]) State() S { return s.state }
+// state builds the state of the given events, from Initial.
+func (s *Scenario[S, C, E]) state() S {
+	var state S
+	if s.d.Initial != nil {
+		state = s.d.Initial()
+	}
+	for _, e := range s.given {
+		state = s.d.Evolve(state, e)
+	}
+	return state
+}
 
-// When decides cmd against the scenario's state.
+// State returns the state the events given to Given lead to, built afresh
+// on every call.
+func (s *Scenario[S, C, E]) State() S { return s.state() }
+
+// When decides cmd against the scenario's state, built afresh.
 func (s *Scenario[S, C, E]) When(cmd C) *Outcome[S, C, E] {
-	events, err := s.d.Decide(s.state, cmd)
+	events, err := s.d.Decide(s.state(), cmd)
 	return &Outcome[S, C, E]{s: s, cmd: cmd, events: events, err: err}
 }
 
@@ -78,14 +90,15 @@ func (o *Outcome[S, C, E]) ThenError(t testing.TB, want error) {
 }
 
 // ThenState checks the state after the given and the decided events
-// against want (reflect.DeepEqual).
+// against want (reflect.DeepEqual). The state is built afresh from the
+// given events, then evolved by the decided ones.
 func (o *Outcome[S, C, E]) ThenState(t testing.TB, want S) {
 	t.Helper()
 	if o.err != nil {
 		t.Errorf("%s: got error %v, want state %#v", o.title(), o.err, want)
 		return
 	}
-	got := o.s.state
+	got := o.s.state()
 	for _, e := range o.events {
 		got = o.s.d.Evolve(got, e)
 	}

@@ -3,6 +3,7 @@ package aggregatetest_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -90,5 +91,53 @@ func TestGivenState(t *testing.T) {
 	events, err := aggregatetest.Given(d).When(Increment{6}).Events()
 	if events != nil || !errors.Is(err, ErrLimit) {
 		t.Errorf("Events: got %v, %v; want nil, ErrLimit", events, err)
+	}
+}
+
+// A set of names, kept in a map that Evolve changes in place, as a state
+// with a map or slice often is.
+type Added struct{ Name string }
+
+type Add struct{ Name string }
+
+var set = aggregate.Decider[map[string]bool, Add, Added]{
+	Initial: func() map[string]bool { return map[string]bool{} },
+	Evolve: func(s map[string]bool, e Added) map[string]bool {
+		s[e.Name] = true
+		return s
+	},
+	Decide: func(s map[string]bool, c Add) ([]Added, error) {
+		if s[c.Name] {
+			return nil, nil
+		}
+		return []Added{{c.Name}}, nil
+	},
+}
+
+// TestScenarioStateIsolated: a Scenario used for several commands decides
+// each against the given state, whatever Evolve did to the state of an
+// earlier step's ThenState or to a state State returned.
+func TestScenarioStateIsolated(t *testing.T) {
+	given := aggregatetest.Given(set, Added{"ada"})
+	steps := []struct {
+		cmd        Add
+		wantEvents []Added
+		wantState  map[string]bool
+	}{
+		{Add{"bo"}, []Added{{"bo"}}, map[string]bool{"ada": true, "bo": true}},
+		{Add{"bo"}, []Added{{"bo"}}, map[string]bool{"ada": true, "bo": true}}, // bo is not in the given state
+		{Add{"cy"}, []Added{{"cy"}}, map[string]bool{"ada": true, "cy": true}},
+		{Add{"ada"}, nil, map[string]bool{"ada": true}},
+	}
+	for i, st := range steps {
+		r := &recorder{TB: t}
+		given.When(st.cmd).Then(r, st.wantEvents...).ThenState(r, st.wantState)
+		for _, e := range r.errs {
+			t.Errorf("step %d (%+v): %s", i, st.cmd, e)
+		}
+		given.State()["zed"] = true // a caller's change to a state it was given
+	}
+	if got, want := given.State(), map[string]bool{"ada": true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("State after the steps: got %v, want %v", got, want)
 	}
 }

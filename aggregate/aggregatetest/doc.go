@@ -24,4 +24,10 @@
 // the one given. ThenState checks the state after the decided events too.
 // A failed check reports the difference with t.Errorf and the test goes
 // on, as with any got/want check.
+//
+// A Scenario can be used for several commands, each decided against the
+// given state: it keeps the given events and builds the state afresh, from
+// Initial, for every When, ThenState and State, so an Evolve that changes
+// a map or slice state in place cannot carry one step's events into the
+// next. Initial must return a new state on every call for that to hold.
 package aggregatetest
