@@ -124,5 +124,7 @@
 //
 // A Handler uses only the root package's API (Stream.Read, Write with
 // ExpectVersion and Report, Lookup, Snapshot and LoadSnapshot), so it
-// works alike on the memory, SQLite and PostgreSQL stores.
+// works alike on the memory, SQLite and PostgreSQL stores. Load and Handle
+// take the id of one stream: evstore.All, every stream's events numbered
+// by Sequence, is refused with an error wrapping evstore.ErrInvalidArgument.
 package aggregate

@@ -21,7 +21,8 @@ import (
 // functions: no I/O, no clock, no randomness that is not in the command.
 type Decider[S, C, E any] struct {
 	// Initial returns the state of a stream with no events; nil means the
-	// zero S.
+	// zero S. A state holding maps or slices must be a new one on every
+	// call, since Evolve may change it in place.
 	Initial func() S
 	// Evolve returns the state after event. It must not fail: an event is
 	// a fact, and the state has to take it into account.
@@ -95,8 +96,14 @@ func (h *Handler[S, C, E]) initial() S {
 // decodes into S, evolved by the events after it; otherwise Initial evolved
 // by every event. A stream with no events is at version 0 in the Initial
 // state. An event the codec cannot decode is an error: the state would be
-// wrong without it.
+// wrong without it. evstore.All is refused with an error wrapping
+// evstore.ErrInvalidArgument: it holds every stream's events, and its
+// positions are Sequences, not an aggregate's versions.
 func (h *Handler[S, C, E]) Load(ctx context.Context, streamID string) (S, int64, error) {
+	if err := notAll("load", streamID); err != nil {
+		var zero S
+		return zero, 0, err
+	}
 	st, err := h.store.Stream(ctx, streamID)
 	if err != nil {
 		var zero S
@@ -204,10 +211,17 @@ func key(id string, i int) string {
 // With SnapshotEvery(n), a command that moves the stream across a multiple
 // of n saves the new state as the stream's snapshot before Handle returns;
 // see OnSnapshotError for what a failure to save it does.
+//
+// evstore.All is refused, before anything is read or decided, with an
+// error wrapping evstore.ErrInvalidArgument, as Load refuses it: it is no
+// aggregate's stream (and cannot be written to).
 func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[S, E], error) {
 	var hc handleConfig
 	for _, o := range opts {
 		o(&hc)
+	}
+	if err := notAll("handle", streamID); err != nil {
+		return Result[S, E]{}, err
 	}
 	if err := hc.check(); err != nil {
 		return Result[S, E]{}, err
@@ -343,6 +357,14 @@ func (h *Handler[S, C, E]) snapshot(ctx context.Context, st *evstore.Stream, sta
 	if err != nil && h.cfg.onSnapshotErr != nil {
 		h.cfg.onSnapshotErr(st.ID(), to, fmt.Errorf("aggregate: snapshot of %q at version %d: %w", st.ID(), to, err))
 	}
+}
+
+// notAll refuses evstore.All as the stream of an aggregate.
+func notAll(op, streamID string) error {
+	if streamID == evstore.All {
+		return fmt.Errorf("aggregate: %s on %q: %w: %s holds every stream's events, not an aggregate's; name the aggregate's stream", op, streamID, evstore.ErrInvalidArgument, evstore.All)
+	}
+	return nil
 }
 
 func validText(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }

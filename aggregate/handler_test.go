@@ -75,6 +75,49 @@ func TestLoadEmpty(t *testing.T) {
 	}
 }
 
+// TestAllRefused: @all is every stream's events, not an aggregate's
+// stream, and its versions are Sequences: Load and Handle refuse it before
+// reading or deciding anything.
+func TestAllRefused(t *testing.T) {
+	ctx := context.Background()
+	s := openMemory(t)
+	var decided atomic.Int64
+	d := account
+	d.Decide = func(a Account, c Command) ([]Event, error) {
+		decided.Add(1)
+		return account.Decide(a, c)
+	}
+	h := aggregate.New(s, d, newCodec(t))
+	if _, err := h.Handle(ctx, "acc-1", Open{Owner: "ada"}); err != nil {
+		t.Fatal(err)
+	}
+	decided.Store(0)
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Load", func() error { _, _, err := h.Load(ctx, evstore.All); return err }},
+		{"Handle", func() error { _, err := h.Handle(ctx, evstore.All, Open{Owner: "bo"}); return err }},
+		{"Handle with a command id", func() error {
+			_, err := h.Handle(ctx, evstore.All, Open{Owner: "bo"}, aggregate.CommandID("open"))
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); !errors.Is(err, evstore.ErrInvalidArgument) {
+				t.Errorf("got %v, want an error wrapping ErrInvalidArgument", err)
+			}
+		})
+	}
+	if n := decided.Load(); n != 0 {
+		t.Errorf("Decide ran %d times, want 0", n)
+	}
+	if got := storedEvents(t, s, evstore.All); len(got) != 1 {
+		t.Errorf("@all has %d events, want the 1 written before", len(got))
+	}
+}
+
 func TestLoadUndecodable(t *testing.T) {
 	ctx := context.Background()
 	s := openMemory(t)
