@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,7 @@ import (
 // consumeTests are the consumer behaviour every backend with
 // evstore.ConsumerBackend must have.
 func (k *kit) consumeTests() map[string]func(*testing.T) {
-	return map[string]func(*testing.T){
+	tests := map[string]func(*testing.T){
 		"CatchUpThenLive":  k.testConsumeCatchUpThenLive,
 		"Checkpoint":       k.testConsumeCheckpoint,
 		"Filter":           k.testConsumeFilter,
@@ -36,6 +37,8 @@ func (k *kit) consumeTests() map[string]func(*testing.T) {
 		"BadArguments":     k.testConsumeBadArguments,
 		"ConsumersListing": k.testConsumersListing,
 	}
+	maps.Copy(tests, k.consumeInputTests())
+	return tests
 }
 
 // probeConsumers returns ErrUnsupported if the backend keeps no
