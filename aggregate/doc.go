@@ -97,6 +97,20 @@
 // Command ids are per stream, as idempotency keys are. Other writers to
 // the stream must not use keys of the same form.
 //
+// # Reading your writes
+//
+// Read models are updated after the command, by consumers that follow
+// @all, so a client that sends a command and then queries a read model
+// may not see its own change yet. Result.Sequence closes that gap: it is
+// the position in @all of the command's last event, and a read model that
+// has processed up to it reflects the command; pass it to
+// Store.WaitConsumer with the read model's consumer name to wait for that.
+// It is the Sequence of the last event the call appended; for a Duplicate,
+// that of the last event the command appended when it was first handled
+// (found by its keys, so the retry of a request whose reply was lost waits
+// for the same events); and 0 when the command left nothing in the stream
+// (refused, or no events decided), when there is nothing to wait for.
+//
 // # Snapshots
 //
 // Loading reads the whole stream, which is fast for the short streams

@@ -55,6 +55,19 @@ type Result[S, E any] struct {
 	// Duplicate means the command (CommandID) was handled before: nothing
 	// was decided or written by this call.
 	Duplicate bool
+	// Sequence is the position in evstore.All of the command's last event,
+	// for read-your-writes: a read model that has processed the events up
+	// to Sequence reflects the command, so it is the position to pass to
+	// Store.WaitConsumer before reading one. It holds:
+	//   - when this call appended events, the Sequence of the last of them
+	//     (evstore.WriteReport.Last);
+	//   - for a Duplicate, the Sequence of the last event the command
+	//     appended when it was handled, found by its keys (see CommandID:
+	//     one lookup and one short read); 0 only if those events were
+	//     removed in the meantime;
+	//   - 0 when nothing of the command is in the stream: Decide refused it
+	//     or decided no events. There is then nothing to wait for.
+	Sequence int64
 }
 
 // New returns a Handler that runs d's commands against store's streams,
@@ -246,7 +259,7 @@ func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, o
 				return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: look up command %q: %w", streamID, hc.id, err)
 			}
 			if found {
-				return h.duplicate(ctx, st, state, version, at)
+				return h.duplicate(ctx, st, hc.id, state, version, at)
 			}
 		}
 		events, err := h.d.Decide(state, cmd)
@@ -259,7 +272,7 @@ func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, o
 					return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: look up command %q: %w", streamID, hc.id, lerr)
 				}
 				if found {
-					return h.duplicate(ctx, st, state, version, at)
+					return h.duplicate(ctx, st, hc.id, state, version, at)
 				}
 			}
 			return Result[S, E]{State: state, Version: version}, err
@@ -283,7 +296,7 @@ func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, o
 			return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: %w", streamID, err)
 		case r.Appended == 0:
 			// Every key was there: a concurrent call with this id won.
-			return h.duplicate(ctx, st, state, version, r.Version)
+			return h.duplicate(ctx, st, hc.id, state, version, 0)
 		case r.Appended != len(batch):
 			return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: command %q: %d of its %d events were appended, the others' keys were in the stream already: another writer used keys of this command id", streamID, hc.id, r.Appended, len(batch))
 		}
@@ -291,20 +304,65 @@ func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, o
 			state = h.d.Evolve(state, e)
 		}
 		h.snapshot(ctx, st, state, version, r.Version)
-		return Result[S, E]{State: state, Version: r.Version, Events: events}, nil
+		return Result[S, E]{State: state, Version: r.Version, Events: events, Sequence: r.Last}, nil
 	}
 }
 
-// duplicate returns the Result of a command handled before, whose key is
-// at version at: the state loaded, or a fresh one if the load predates it.
-func (h *Handler[S, C, E]) duplicate(ctx context.Context, st *evstore.Stream, state S, version, at int64) (Result[S, E], error) {
+// duplicate returns the Result of command id, handled before, whose first
+// key is at version at (0: not looked up yet): the state loaded, or a
+// fresh one if the load predates the command, and the Sequence of the
+// command's last event.
+func (h *Handler[S, C, E]) duplicate(ctx context.Context, st *evstore.Stream, id string, state S, version, at int64) (Result[S, E], error) {
+	if at == 0 {
+		v, found, err := st.Lookup(ctx, id)
+		if err != nil {
+			return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: look up command %q: %w", st.ID(), id, err)
+		}
+		if found {
+			at = v
+		}
+	}
 	if at > version {
 		var err error
 		if state, version, err = h.load(ctx, st, -1); err != nil {
 			return Result[S, E]{}, err
 		}
 	}
-	return Result[S, E]{State: state, Version: version, Duplicate: true}, nil
+	seq, err := lastSequence(ctx, st, id, at)
+	if err != nil {
+		return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: command %q was handled; reading its events: %w", st.ID(), id, err)
+	}
+	return Result[S, E]{State: state, Version: version, Duplicate: true, Sequence: seq}, nil
+}
+
+// lastSequence returns the Sequence of the last event of command id, whose
+// first event is at version at: the events from at on whose keys are the
+// command's (key(id, 0), key(id, 1), ...), at consecutive versions, as one
+// Write appends them. It reads a few events at a time, 2 first, as most
+// commands decide one or two. It returns 0 if the first event is not the
+// command's (at == 0, or the event was removed since the lookup).
+func lastSequence(ctx context.Context, st *evstore.Stream, id string, at int64) (int64, error) {
+	if at < 1 {
+		return 0, nil
+	}
+	var seq int64
+	v, i := at, 0
+	for n := 2; ; n = min(2*n, 256) {
+		got := 0
+		for e, err := range st.Read(ctx, evstore.After(v-1), evstore.Limit(n)) {
+			if err != nil {
+				return 0, err
+			}
+			got++
+			if e.Version != v || e.ID != key(id, i) {
+				return seq, nil
+			}
+			seq, v, i = e.Sequence, v+1, i+1
+		}
+		if got < n {
+			return seq, nil
+		}
+	}
 }
 
 // encode turns the decided events into a batch with the command's keys

@@ -193,8 +193,9 @@ func TestCommandIDs(t *testing.T) {
 			// The reply was lost and the client retries: the balance is now too
 			// low for a new withdrawal, but this one was handled.
 			before := decided.Load()
+			handled := r.Sequence
 			r = must(h.Handle(ctx, "acc-1", Withdraw{Amount: 8}, aggregate.CommandID("req-42")))
-			if want := (aggregate.Result[Account, Event]{State: Account{Open: true, Owner: "ada", Balance: 2}, Version: 3, Duplicate: true}); !reflect.DeepEqual(r, want) {
+			if want := (aggregate.Result[Account, Event]{State: Account{Open: true, Owner: "ada", Balance: 2}, Version: 3, Duplicate: true, Sequence: handled}); handled == 0 || !reflect.DeepEqual(r, want) {
 				t.Errorf("retry: got %+v, want %+v", r, want)
 			}
 			if n := decided.Load() - before; n != 0 {
@@ -391,9 +392,13 @@ func TestSameIDConcurrently(t *testing.T) {
 			if winners != 1 || len(stored) != wrote {
 				t.Fatalf("got %d winners and %d stored events, want 1 winner and its %d events", winners, len(stored), wrote)
 			}
+			last := stored[len(stored)-1].Sequence
 			for i, r := range results {
 				if r.Duplicate && (r.Version != int64(wrote) || r.State.Balance != int64(wrote)) {
 					t.Errorf("caller %d: duplicate at version %d, balance %d; want the state after the winner's write, %d", i, r.Version, r.State.Balance, wrote)
+				}
+				if r.Sequence != last {
+					t.Errorf("caller %d (duplicate %v): got Sequence %d, want %d, the winner's last event's", i, r.Duplicate, r.Sequence, last)
 				}
 			}
 		})

@@ -53,7 +53,7 @@ func TestSameIDWhileDeciding(t *testing.T) {
 	}
 	close(hold)
 	b := <-results
-	if err := <-done; err != nil || !b.Duplicate || b.Events != nil || b.Version != a.Version {
-		t.Errorf("B, the same command id, decided against a stale balance: got %+v, %v; want Duplicate at version %d, not a refusal", b, err, a.Version)
+	if err := <-done; err != nil || !b.Duplicate || b.Events != nil || b.Version != a.Version || b.Sequence != a.Sequence {
+		t.Errorf("B, the same command id, decided against a stale balance: got %+v, %v; want Duplicate at version %d, Sequence %d, not a refusal", b, err, a.Version, a.Sequence)
 	}
 }
