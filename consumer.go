@@ -115,9 +115,10 @@ func permanent(err error) bool {
 }
 
 // release gives up the lease, whatever ctx says, and wakes this Store's
-// standbys.
+// standbys. It waits for the database for a lease time at most (5s at
+// most): a lease that was not released expires by then anyway.
 func (c *consumer) release(lease Lease) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), min(5*time.Second, c.cfg.lease))
 	defer cancel()
 	_, _ = call(c.s, func() (struct{}, error) { return struct{}{}, lease.Release(ctx) })
 	c.s.leases.released()
@@ -153,18 +154,22 @@ func (l *heldLease) left() time.Duration {
 }
 
 // save saves a checkpoint. The events before it are handled, so the save
-// goes ahead even if ctx has just ended (a lost lease refuses it anyway).
+// goes ahead even if ctx has just ended, for as long as the lease is
+// trusted: a save of a lease that may have passed to another instance is
+// pointless (the backend would refuse it), and one that hangs on a
+// database cut off must not hold up Close.
 func (l *heldLease) save(ctx context.Context, position int64, external bool) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	left := l.left()
+	if left <= 0 {
+		return fmt.Errorf("%w: the lease was not renewed in time to save a checkpoint", ErrLeaseLost)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), left)
 	defer cancel()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, l.lease.Save(ctx, position, external) })
 	return err
 }
-
-// saveTimeout bounds a checkpoint's save.
-const saveTimeout = 10 * time.Second
 
 func (l *heldLease) renew(ctx context.Context) error {
 	l.mu.Lock()

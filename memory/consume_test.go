@@ -351,3 +351,108 @@ func TestConsumeRenewHangs(t *testing.T) {
 		t.Fatalf("Consume after cancel: %v", err)
 	}
 }
+
+// cutOff is a backend whose consumer calls, once armed, hang until their
+// ctx ends: a process cut off from its database by a partition.
+type cutOff struct {
+	*backend
+	armed atomic.Bool
+}
+
+func (c *cutOff) hang(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (c *cutOff) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
+	if c.armed.Load() {
+		return nil, c.hang(ctx)
+	}
+	l, err := c.backend.AcquireLease(ctx, key, ttl)
+	if l == nil || err != nil {
+		return l, err
+	}
+	return &cutOffLease{Lease: l, c: c}, nil
+}
+
+type cutOffLease struct {
+	evstore.Lease
+	c *cutOff
+}
+
+func (l *cutOffLease) Renew(ctx context.Context) error {
+	if l.c.armed.Load() {
+		return l.c.hang(ctx)
+	}
+	return l.Lease.Renew(ctx)
+}
+
+func (l *cutOffLease) Save(ctx context.Context, position int64, external bool) error {
+	if l.c.armed.Load() {
+		return l.c.hang(ctx)
+	}
+	return l.Lease.Save(ctx, position, external)
+}
+
+func (l *cutOffLease) Release(ctx context.Context) error {
+	if l.c.armed.Load() {
+		return l.c.hang(ctx)
+	}
+	return l.Lease.Release(ctx)
+}
+
+// TestConsumeHandlerCtxEndsBeforeTakeover: an instance cut off from its
+// database has its handler's ctx ended before a standby on another Store
+// can take the lease over and handle events: a quarter of the lease time
+// before, by the consumer's rule.
+func TestConsumeHandlerCtxEndsBeforeTakeover(t *testing.T) {
+	b := &cutOff{backend: newBackend()}
+	first := storeWithOneEvent(t, b)
+	second := evstore.NewStore(b.backend) // the same database, reached otherwise
+	t.Cleanup(func() { second.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const lease = time.Second
+	var ctxEnded, standbyHandled atomic.Int64 // UnixNano
+	var once sync.Once
+	h1 := evstore.HandlerFunc(func(hctx context.Context, _ []evstore.StoredEvent) error {
+		once.Do(func() {
+			b.armed.Store(true)
+			select {
+			case <-hctx.Done():
+				ctxEnded.Store(time.Now().UnixNano())
+			case <-time.After(time.Minute):
+			}
+		})
+		return nil
+	})
+	handled := make(chan struct{})
+	var handledOnce sync.Once
+	h2 := evstore.HandlerFunc(func(context.Context, []evstore.StoredEvent) error {
+		standbyHandled.CompareAndSwap(0, time.Now().UnixNano())
+		handledOnce.Do(func() { close(handled) })
+		return nil
+	})
+	done1, done2 := make(chan error, 1), make(chan error, 1)
+	go func() { done1 <- first.Consume(ctx, "c", h1, evstore.LeaseTime(lease)) }()
+	for !b.armed.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	go func() { done2 <- second.Consume(ctx, "c", h2, evstore.LeaseTime(lease)) }()
+	select {
+	case <-handled:
+	case <-time.After(time.Minute):
+		t.Fatal("the standby did not take over within a minute")
+	}
+	ended, took := ctxEnded.Load(), standbyHandled.Load()
+	if ended == 0 || ended >= took {
+		t.Fatalf("the cut-off holder's handler ctx ended at %d, the standby handled at %d: want the ctx to end first", ended, took)
+	}
+	t.Logf("the holder's handler ctx ended %v before the standby's first Handle (lease time %v)", time.Duration(took-ended).Round(time.Millisecond), lease)
+	cancel()
+	for _, done := range []chan error{done1, done2} {
+		if err := <-done; err != nil {
+			t.Errorf("Consume after cancel: %v", err)
+		}
+	}
+}
