@@ -86,3 +86,113 @@ func TestConsumeWaitsForItsCheckpoint(t *testing.T) {
 		t.Errorf("the consumer handled %d batches in all; the test needs it to run before and after the lock", len(starts))
 	}
 }
+
+// TestConsumeSurvivesWriteLockOutage: another connection holds the write
+// lock (a backup, a long import) for several lease times. The active
+// consumer loses its lease and stands by, the standby cannot take it
+// either; once the lock is gone, one of them goes on, and neither Consume
+// has returned.
+func TestConsumeSurvivesWriteLockOutage(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outage.db")
+	var stores [2]*evstore.Store
+	for i := range stores {
+		s, err := Open(ctx, path, WithBusyTimeout(20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	st, err := stores[0].Stream(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "Before"}}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []int64
+	handled := make(chan struct{}, 1)
+	h := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+		mu.Lock()
+		for _, e := range events {
+			got = append(got, e.Sequence)
+		}
+		mu.Unlock()
+		select {
+		case handled <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	const lease = 200 * time.Millisecond
+	done := make(chan error, 2)
+	for _, s := range stores {
+		go func() {
+			done <- s.Consume(cctx, "c", h, evstore.LeaseTime(lease), evstore.ConsumeRetry(10*time.Millisecond, 100*time.Millisecond, 3))
+		}()
+	}
+	<-handled
+	for saved := false; !saved; time.Sleep(time.Millisecond) { // the checkpoint, before the outage
+		for info, err := range stores[0].Consumers(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved = info.Position == 1
+		}
+	}
+
+	raw, err := sqlite.OpenConn(path, sqlite.OpenReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := sqlitex.ExecuteTransient(raw, "BEGIN IMMEDIATE", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Consume returned during the outage: %v", err)
+	case <-time.After(10 * lease):
+	}
+	if err := sqlitex.ExecuteTransient(raw, "COMMIT", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{1}
+	for i := range 5 {
+		if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "After"}}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, int64(i+2))
+	}
+	deadline := time.After(time.Minute)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= len(want) {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Consume returned after the outage: %v", err)
+		case <-handled:
+		case <-deadline:
+			t.Fatalf("the consumer handled %d of %d events in a minute after the outage", n, len(want))
+		}
+	}
+	cancel()
+	for range stores {
+		if err := <-done; err != nil {
+			t.Errorf("Consume after cancel: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("handled %v, want %v: each event once, in order", got, want)
+	}
+}
