@@ -25,3 +25,11 @@ func Ring(s *Store) (events, bytes, batches int, from, to int64) {
 	}
 	return n.events, n.bytes, len(n.ring), from, to
 }
+
+// Followers returns how many consumers follow the Store's notifier.
+func Followers(s *Store) int {
+	n := s.notifier
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.followers
+}
