@@ -51,7 +51,12 @@
 // writer appended in between, the write conflicts, and Handle loads and
 // decides again, after a randomized wait that doubles with each attempt
 // (0.5 to 1 ms, then 1 to 2 ms, ..., at most 100 ms), up to MaxAttempts
-// attempts (DefaultMaxAttempts, 10). Decide always sees the state its
+// attempts (DefaultMaxAttempts, 50: waits of 2.2 to 4.3 s in all if every
+// attempt conflicts; a context deadline bounds the time). Conflicts are
+// common under contention, so the budget is generous: 32 clients on 20
+// accounts see about 40% of first attempts conflict on PostgreSQL, and
+// with 10 attempts 0.3 to 0.9% of their commands failed; with 50, none.
+// Decide always sees the state its
 // decision is written on: an invariant that Decide checks, such as "the
 // balance never goes below zero", holds however many writers there are,
 // in however many processes. When every attempt conflicts, the error

@@ -10,9 +10,25 @@ import (
 
 // DefaultMaxAttempts is how many times Handle tries a command whose write
 // meets a concurrent write, unless MaxAttempts says otherwise: the first
-// try and up to 9 retries, whose backoffs (1ms doubling to at most 100ms,
-// each jittered to between half and all of it) add up to 0.16–0.33s.
-const DefaultMaxAttempts = 10
+// try and up to 49 retries, whose backoffs (1ms doubling to at most 100ms,
+// each jittered to between half and all of it) add up to 2.2–4.3s when
+// every one of them is needed.
+//
+// The budget is a number of attempts, not a time, because the chance that
+// an attempt conflicts hardly depends on how fast the store is: it is the
+// chance that another writer commits to the stream between this attempt's
+// load and its write, and a slower store (a busy database, the race
+// detector) makes both that window and the other writers slower alike. A
+// time budget would give a slow store fewer tries at the same odds. That
+// chance is high under contention: with 32 clients sending commands to 20
+// accounts on PostgreSQL, about 40% of first attempts conflict and about
+// 60% of retries conflict again, so 10 attempts (the former default) let
+// 0.3–0.9% of the commands fail; each further attempt makes a failure
+// about 0.6 times as likely, and with 50 none failed in tens of thousands
+// of commands, on PostgreSQL or SQLite. To bound the time a command may
+// take instead, give Handle a context with a deadline: the backoff stops
+// when it ends.
+const DefaultMaxAttempts = 50
 
 // DefaultSnapshotProjection is the projection name a Handler files its
 // snapshots under unless SnapshotProjection says otherwise.
@@ -54,7 +70,9 @@ func SnapshotEvery(n int) Option {
 
 // MaxAttempts sets how many times Handle tries a command whose write keeps
 // meeting a concurrent write to the stream, the first try included;
-// DefaultMaxAttempts when not given. New panics if n < 1.
+// DefaultMaxAttempts (50) when not given. A Handle that runs out of
+// attempts returns an error wrapping evstore.ErrConflict; one whose
+// context ends first returns the context's error. New panics if n < 1.
 func MaxAttempts(n int) Option {
 	return func(c *config) {
 		if n < 1 {
