@@ -110,17 +110,29 @@ func StartFrom(position int64) ConsumeOption { return func(c *consumeConfig) { c
 // LeaseTime sets how long an instance's lease lasts without renewal
 // (default DefaultLeaseTime, at least 100ms): after the active instance
 // dies, a standby takes over within it. The active instance renews it
-// every third of that; when it cannot renew it for a whole lease time
-// (the database does not answer), it stands by again, and the ctx of a
-// Handle in progress ends.
+// every third of that. It trusts its lease for three quarters of the
+// lease time after the last successful renewal began, measured on the
+// monotonic clock: past that (the database does not answer, or the
+// process was stopped), the ctx of a Handle in progress ends, no further
+// Handle starts, and the instance stands by again. That is a quarter of
+// the lease time (1.25s by default) before any other instance can take
+// over, whatever the backend.
+//
+// On SQLite a lease expires at a wall-clock time written in the file, and
+// instances compare it with their own clocks: a clock stepped forward
+// (by more than that quarter) lets a standby take over while the holder
+// still trusts its lease, and one stepped back keeps standbys waiting for
+// longer. Run NTP in slewing mode, as is usual, on machines that share a
+// file. PostgreSQL's leases (database sessions) do not depend on clocks.
 func LeaseTime(d time.Duration) ConsumeOption { return func(c *consumeConfig) { c.lease = d } }
 
 // ConsumeRetry sets the policy for a Handle that fails: it is retried,
 // with the same events, after a wait that starts at initial and doubles
 // up to max, each wait jittered to between half and all of it. A failed
-// read of the store, or of a Positioner's Position, is retried the same
-// way. After attempts failures in a row Consume returns the last error; 0
-// retries forever. The default is ConsumeRetry(100*time.Millisecond, 30*time.Second, 0).
+// Position of a Positioner is retried the same way. After attempts
+// failures in a row Consume returns the last error; 0 retries forever. A
+// failed read of the store, or of its consumer table, waits the same
+// backoff but is retried forever, whatever attempts says (see Consume). The default is ConsumeRetry(100*time.Millisecond, 30*time.Second, 0).
 func ConsumeRetry(initial, max time.Duration, attempts int) ConsumeOption {
 	return func(c *consumeConfig) { c.retryMin, c.retryMax, c.attempts = initial, max, attempts }
 }
@@ -206,9 +218,27 @@ func (s *Store) consumerBackend() (ConsumerBackend, error) {
 // over its successor's checkpoint, and becomes a standby.
 //
 // Consume returns nil when ctx ends, ErrClosed when the Store closes (Close
-// waits for it to stop, so a Handler must not call Close), and the
-// Handler's error when it keeps failing beyond the retry policy. A bad name or option returns ErrInvalidArgument;
-// a Backend without consumer support, ErrUnsupported.
+// ends the consumer's calls into the database, also ones that wait on a
+// database cut off, and waits for it to stop, so a Handler must not call
+// Close), and the Handler's error when it keeps failing beyond the retry
+// policy. A Handle or Position error that wraps ErrInvalidArgument (a
+// misconfigured handler, which retrying cannot mend), a panic
+// (ErrHandlerPanic) and a Positioner's position below 0 end Consume at
+// once.
+//
+// The database failing is not the handler failing: a database that is
+// busy, locked, restarting, out of reach or shutting down is waited for,
+// with ConsumeRetry's backoff and without its limit of attempts, for as
+// long as it takes; the active instance may lose its lease meanwhile and
+// stand by. Only errors that trying again cannot mend end Consume: those
+// wrapping ErrUnsupported, ErrInvalidArgument, ErrInvalidFilter,
+// ErrReadOnly or ErrCorrupt.
+//
+// A bad name or option returns ErrInvalidArgument, and so does
+// StartFrom beyond the newest Sequence when the consumer has no
+// checkpoint; a Backend without consumer support, ErrUnsupported. Once an
+// instance is active, where it starts is saved as its checkpoint at once,
+// so that a restart goes on from there even if nothing was handled.
 func (s *Store) Consume(ctx context.Context, name string, h Handler, opts ...ConsumeOption) error {
 	if err := checkConsumerName(name); err != nil {
 		return err
