@@ -13,7 +13,7 @@ import (
 type panickyPositioner struct{}
 
 func (panickyPositioner) Handle(context.Context, []evstore.StoredEvent) error { return nil }
-func (panickyPositioner) Position(context.Context) (int64, error)            { panic("boom") }
+func (panickyPositioner) Position(context.Context) (int64, error)             { panic("boom") }
 
 // TestConsumePositionPanicUnfollows: a Positioner whose Position panics
 // ends Consume with ErrHandlerPanic, and leaves the notifier with no
