@@ -24,6 +24,7 @@ func (k *kit) consumeInputTests() map[string]func(*testing.T) {
 		"PositionPanics":       k.testConsumePositionPanics,
 		"BeyondHead":           k.testConsumeBeyondHead,
 		"HugePartitions":       k.testConsumeHugePartitions,
+		"ResetFreshPositioner": k.testResetFreshPositioner,
 		"Wait":                 k.testWaitConsumer,
 		"WaitPartitions":       k.testWaitConsumerPartitions,
 	}
@@ -188,6 +189,29 @@ func (k *kit) testConsumeBeyondHead(t *testing.T) {
 	if seqs := sequences(rec.waitFor(t, 1)); !slices.Equal(seqs, []int64{11}) {
 		t.Errorf("StartFrom(head): got %v, want [11]", seqs)
 	}
+}
+
+// ResetConsumer refuses a Positioner's consumer also when it has not
+// handled anything yet: it is known as one once it has been active.
+func (k *kit) testResetFreshPositioner(t *testing.T) {
+	s := k.store(t)
+	writeSpread(t, s, 3, 1)
+	p := &memPositioner{recorder: newRecorder(), position: 3} // up to date: nothing to handle
+	r := startConsume(t, s, "fresh", p)
+	deadline := time.Now().Add(20 * time.Second)
+	for !listed(t, s, evstore.ConsumerInfo{Name: "fresh", Position: 3}) {
+		if time.Now().After(deadline) {
+			t.Fatal("the Positioner's consumer is not listed at its position 3 within 20s of starting")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if info := consumerInfo(t, s, "fresh", 0, 0); !info.External {
+		t.Errorf("Consumers lists %+v, want External", info)
+	}
+	wantErr(t, "ResetConsumer of a Positioner's consumer that handled nothing", s.ResetConsumer(ctx(t), "fresh", 0), evstore.ErrInvalidArgument)
 }
 
 // Partition refuses more than MaxPartitions members, however large.
