@@ -1,0 +1,321 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-event-sourcing/evstore"
+	"go.uber.org/goleak"
+)
+
+// These tests cut the network between a Store and the server with a proxy
+// (proxy_test.go): outages, partitions, and what consumers do through
+// them.
+
+// openStore opens a Store on schema through dsn, closed when the test ends
+// (Close may come sooner).
+func openStore(t *testing.T, dsn, schema string, opts ...Option) *evstore.Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, append([]Option{WithSchema(schema)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// consume runs s.Consume on a goroutine; its result comes on the channel.
+func consume(ctx context.Context, s *evstore.Store, name string, h evstore.Handler, opts ...evstore.ConsumeOption) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- s.Consume(ctx, name, h, opts...) }()
+	return done
+}
+
+// returned reports whether a Consume has returned, and what.
+func returned(done <-chan error) (error, bool) {
+	select {
+	case err := <-done:
+		return err, true
+	default:
+		return nil, false
+	}
+}
+
+// wait waits up to timeout for done, failing the test after.
+func wait[T any](t *testing.T, what string, done <-chan T, timeout time.Duration) T {
+	t.Helper()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(timeout):
+		t.Fatalf("%s: still waiting after %v", what, timeout)
+		panic("unreachable")
+	}
+}
+
+// eventually polls cond every 10ms until it holds, failing the test after
+// timeout.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v", what, timeout)
+		}
+	}
+}
+
+// write appends n events to stream id.
+func write(t *testing.T, s *evstore.Store, id string, n int) {
+	t.Helper()
+	events := make([]evstore.CandidateEvent, n)
+	for i := range events {
+		events[i].Type = "E"
+	}
+	if _, err := mustStream(t, s, id).Write(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// position returns a consumer's saved checkpoint, -1 if it has none.
+func position(t *testing.T, s *evstore.Store, name string) int64 {
+	t.Helper()
+	for c, err := range s.Consumers(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Name == name {
+			return c.Position
+		}
+	}
+	return -1
+}
+
+// A sequences records the Sequences handled, by every instance.
+type sequences struct {
+	mu  sync.Mutex
+	got []int64
+}
+
+func (q *sequences) Handle(ctx context.Context, events []evstore.StoredEvent) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, e := range events {
+		q.got = append(q.got, e.Sequence)
+	}
+	return nil
+}
+
+func (q *sequences) list() []int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.got)
+}
+
+// upTo returns 1, ..., n.
+func upTo(n int64) []int64 {
+	var s []int64
+	for i := int64(1); i <= n; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// TestConsumeSurvivesOutage: a database outage of several lease times
+// (every connection closed, new ones refused, as when the server restarts)
+// ends neither the active consumer nor its standby; once the server is
+// back, one of them handles the events written during and after it, each
+// once and in order.
+func TestConsumeSurvivesOutage(t *testing.T) {
+	schema := testSchema(t)
+	p, dsn := newProxy(t)
+	writer := openStore(t, testDSN(t), schema)
+	const lease = 300 * time.Millisecond
+	opts := []evstore.ConsumeOption{evstore.LeaseTime(lease), evstore.ConsumeRetry(20*time.Millisecond, 200*time.Millisecond, 0)}
+	q := &sequences{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var done []<-chan error
+	for range 2 {
+		s := openStore(t, dsn, schema, WithPollInterval(100*time.Millisecond))
+		done = append(done, consume(ctx, s, "outage", q, opts...))
+	}
+	write(t, writer, "a", 3)
+	eventually(t, "the checkpoint at 3", 20*time.Second, func() bool { return position(t, writer, "outage") == 3 })
+
+	p.set(down)
+	time.Sleep(lease)
+	write(t, writer, "a", 2)
+	time.Sleep(2*time.Second - lease)
+	for i, d := range done {
+		if err, ok := returned(d); ok {
+			t.Fatalf("Consume %d returned during a 2s outage (lease time %v): %v", i, lease, err)
+		}
+	}
+	p.set(forward)
+	write(t, writer, "b", 2)
+
+	eventually(t, "events 1 to 7 handled", 30*time.Second, func() bool { return len(q.list()) >= 7 })
+	eventually(t, "the checkpoint at 7", 20*time.Second, func() bool { return position(t, writer, "outage") == 7 })
+	if got, want := q.list(), upTo(7); !slices.Equal(got, want) {
+		t.Errorf("handled: got %v, want %v", got, want)
+	}
+	for i, d := range done {
+		if err, ok := returned(d); ok {
+			t.Errorf("Consume %d returned after the outage: %v", i, err)
+		}
+	}
+	cancel()
+	for i, d := range done {
+		if err := wait(t, fmt.Sprint("Consume ", i, " after ctx ended"), d, 15*time.Second); err != nil {
+			t.Errorf("Consume %d: got %v, want nil", i, err)
+		}
+	}
+}
+
+// pgxCleanup are pgx's goroutines that end a connection cut off by a
+// partition: they give up after 15s, or once the proxy closes.
+var pgxCleanup = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgconn.(*PgConn).asyncClose.func1"),
+	goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgconn/ctxwatch.(*ContextWatcher).Watch.func1"),
+	goleak.IgnoreAnyFunction("github.com/go-event-sourcing/evstore/postgres.(*proxy).pipe"),
+	goleak.IgnoreAnyFunction("github.com/go-event-sourcing/evstore/postgres.(*proxy).accept"),
+	goleak.IgnoreAnyFunction("github.com/go-event-sourcing/evstore/postgres.(*proxy).connect"),
+}
+
+// TestCloseCutOff: Close of a Store that a network partition cut off from
+// the server returns (not forever), its Consume returns ErrClosed, and it
+// leaves no goroutine behind, whether its consumer was the standby or the
+// active instance (the other instance is on a Store connected directly).
+func TestCloseCutOff(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		cutActive bool
+	}{{"Standby", false}, {"Active", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ignore := goleak.IgnoreCurrent()
+			schema := testSchema(t)
+			p, dsn := newProxy(t)
+			direct := openStore(t, testDSN(t), schema)
+			cut := openStore(t, dsn, schema)
+			t.Cleanup(p.Close) // before the Stores' Close, which it unblocks if the test fails
+			const lease = 500 * time.Millisecond
+			write(t, direct, "a", 1)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			handled := make(chan *evstore.Store, 16)
+			on := func(s *evstore.Store) evstore.Handler {
+				return evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+					select {
+					case handled <- s:
+					default:
+					}
+					return nil
+				})
+			}
+			first, second := direct, cut
+			if tt.cutActive {
+				first, second = cut, direct
+			}
+			firstDone := consume(ctx, first, "cut", on(first), evstore.LeaseTime(lease))
+			if got := wait(t, "the first instance handles", handled, 20*time.Second); got != first {
+				t.Fatal("the second instance handled, before it started")
+			}
+			secondDone := consume(ctx, second, "cut", on(second), evstore.LeaseTime(lease))
+			time.Sleep(lease) // the standby polls
+			cutDone, directDone := secondDone, firstDone
+			if tt.cutActive {
+				cutDone, directDone = firstDone, secondDone
+			}
+			if err, ok := returned(cutDone); ok {
+				t.Fatalf("Consume on the Store to cut off returned before the partition: %v", err)
+			}
+
+			p.set(partition)
+			time.Sleep(lease) // its renewals, or its standby's tries, are stuck
+			closed := make(chan error, 1)
+			go func() { closed <- cut.Close() }()
+			if err := wait(t, "Close of the Store cut off", closed, 15*time.Second); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if err := wait(t, "Consume on the Store cut off, after Close", cutDone, 15*time.Second); !errors.Is(err, evstore.ErrClosed) {
+				t.Errorf("Consume on the Store cut off: got %v, want %v", err, evstore.ErrClosed)
+			}
+			cancel()
+			if err := wait(t, "Consume on the direct Store, after ctx ended", directDone, 15*time.Second); err != nil {
+				t.Errorf("Consume on the direct Store: got %v, want nil", err)
+			}
+			direct.Close()
+			if err := goleak.Find(append([]goleak.Option{ignore}, pgxCleanup...)...); err != nil {
+				t.Errorf("goroutines left after Close, besides pgx's closing of cut connections: %v", err)
+			}
+			p.Close()
+			if err := goleak.Find(ignore); err != nil {
+				t.Errorf("goroutines left once the proxy closed: %v", err)
+			}
+		})
+	}
+}
+
+// TestHandlerCtxEndsBeforeTakeover: when a partition cuts the active
+// instance off, the ctx of its Handle in progress ends before a standby,
+// which the server lets take over once the holder's session has been idle
+// for a lease time, handles anything.
+func TestHandlerCtxEndsBeforeTakeover(t *testing.T) {
+	schema := testSchema(t)
+	p, dsn := newProxy(t)
+	direct := openStore(t, testDSN(t), schema)
+	cut := openStore(t, dsn, schema)
+	const lease = 2 * time.Second
+	write(t, direct, "a", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		cancel()
+		p.Close() // ends whatever the partition left stuck
+	}()
+
+	handling := make(chan struct{})
+	ended := make(chan time.Time, 1)
+	var once sync.Once
+	holder := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			return errors.New("want only one Handle")
+		}
+		close(handling)
+		<-ctx.Done()
+		ended <- time.Now()
+		return ctx.Err()
+	})
+	took := make(chan time.Time, 1)
+	standby := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+		select {
+		case took <- time.Now():
+		default:
+		}
+		return nil
+	})
+	consume(ctx, cut, "c", holder, evstore.LeaseTime(lease))
+	wait(t, "the holder handles", handling, 20*time.Second)
+	standbyDone := consume(ctx, direct, "c", standby, evstore.LeaseTime(lease))
+	time.Sleep(lease / 2) // the standby polls
+
+	p.set(partition)
+	cutAt := time.Now()
+	end := wait(t, "the holder's handler ctx ends", ended, 30*time.Second)
+	start := wait(t, "the standby handles", took, 30*time.Second)
+	t.Logf("after the partition: the holder's handler ctx ended at %v, the standby handled at %v (lease time %v)",
+		end.Sub(cutAt).Round(time.Millisecond), start.Sub(cutAt).Round(time.Millisecond), lease)
+	if !end.Before(start) {
+		t.Errorf("the holder's handler ctx ended %v after the standby handled", end.Sub(start))
+	}
+	if err, ok := returned(standbyDone); ok {
+		t.Errorf("the standby's Consume returned: %v", err)
+	}
+}
