@@ -51,7 +51,7 @@ func (b *backend) listen(ctx context.Context, signal func()) bool {
 	if err != nil {
 		return false
 	}
-	defer conn.Close(context.Background())
+	defer b.closeConn(conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{b.channel}.Sanitize()); err != nil {
 		return false
 	}

@@ -149,7 +149,7 @@ func (b *backend) tryLease(ctx context.Context, key evstore.ConsumerKey, ttl tim
 	ok, err := l.acquire(ctx)
 	if err != nil || !ok {
 		// Closing the connection releases the lock if acquire took it.
-		closeConn(conn)
+		b.closeConn(conn)
 		cancel()
 		if err != nil {
 			return nil, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "lease consumer %q", key.Name)
@@ -176,17 +176,19 @@ func (b *backend) leaseConn(ctx context.Context, ttl time.Duration) (*pgx.Conn, 
 	}
 	ms := min((ttl+time.Millisecond-1)/time.Millisecond, math.MaxInt32)
 	if _, err := conn.Exec(ctx, b.sql.consumer.idleLimit, fmt.Sprint(int64(ms))); err != nil {
-		closeConn(conn)
+		b.closeConn(conn)
 		return nil, err
 	}
 	return conn, nil
 }
 
-// closeConn closes conn, waiting a second at most for the server.
-func closeConn(conn *pgx.Conn) {
+// closeConn closes conn, a lease's or the listener's, waiting a second at
+// most for the server; Close waits for pgx to finish closing it.
+func (b *backend) closeConn(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	conn.Close(ctx)
+	b.dialer.closed(conn.PgConn().CleanupDone())
 }
 
 // lease is an evstore.Lease: a session advisory lock on conn.
@@ -368,7 +370,7 @@ func (l *lease) end(ctx context.Context, why error) {
 		l.conn.Exec(ctx, q.unlock, q.prefix, k.Name, k.Members, k.Partition)
 		cancel()
 	}
-	closeConn(l.conn)
+	l.b.closeConn(l.conn)
 	l.conn, l.ended = nil, why
 	l.b.leases.remove(l)
 }

@@ -44,6 +44,7 @@ type backend struct {
 
 	wg     sync.WaitGroup // the listener
 	leases leaseSet       // open leases' connections
+	dialer *dialer        // every connection's
 
 	beforeCommit func() // tests only: runs in each append transaction, just before COMMIT
 }
@@ -89,12 +90,17 @@ func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 	if _, set := poolCfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
 		poolCfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
+	// Every connection, the leases' and the listener's too (they copy the
+	// pool's settings), goes through the dialer, which Close ends.
+	d := newDialer(poolCfg.ConnConfig.DialFunc)
+	poolCfg.ConnConfig.DialFunc = d.DialContext
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
+		d.close()
 		return nil, errs.Wrap("evstore/postgres", "connect", err)
 	}
 	if err := createSchema(ctx, pool, cfg.schema); err != nil {
-		pool.Close()
+		closePool(pool, d)
 		if errors.Is(err, ErrNewerSchema) {
 			return nil, err
 		}
@@ -102,6 +108,7 @@ func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 	}
 	b := &backend{
 		pool:    pool,
+		dialer:  d,
 		cfg:     cfg,
 		sql:     newStatements(cfg.schema),
 		channel: "evstore_" + fmt.Sprintf("%08x", hash(cfg.schema)),
@@ -118,10 +125,36 @@ func hash(s string) uint32 {
 	return h.Sum32()
 }
 
-// Close implements evstore.Backend.
+// Close implements evstore.Backend. It does not wait long for a server
+// that does not answer (see dialer).
 func (b *backend) Close() error {
 	b.leases.closeAll()
 	b.wg.Wait()
-	b.pool.Close()
+	closePool(b.pool, b.dialer)
 	return nil
+}
+
+// closeGrace is how long Close waits for the pool to close its
+// connections before it closes their sockets.
+const closeGrace = time.Second
+
+// closePool closes pool, and then every connection d opened. The pool
+// waits for pgx to close connections that a ctx interrupted, which takes
+// up to 15s when the server does not answer: after closeGrace, their
+// sockets are closed, which ends it.
+func closePool(pool *pgxpool.Pool, d *dialer) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pool.Close()
+	}()
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		d.close()
+		<-done
+	}
+	d.close()
 }
