@@ -265,9 +265,9 @@ func (l *lease) Checkpoint() (int64, bool) { return l.position, l.found }
 
 // Save implements evstore.Lease. It runs on the lease's connection, so it
 // saves only while the session holds the lock, and at the lease's
-// generation. Once started it completes whatever ctx says (see use); if
-// the server has not answered within ttl, the connection is closed and the
-// lease lost.
+// generation. Once started it completes whatever ctx's cancellation says,
+// but not beyond ctx's deadline or ttl (see use): if the server has not
+// answered by then, the connection is closed and the lease lost.
 func (l *lease) Save(ctx context.Context, position int64, external bool) error {
 	return l.use(ctx, "save the checkpoint of", l.ttl, func(ctx context.Context, conn *pgx.Conn) error {
 		k := l.key
@@ -282,9 +282,10 @@ func (l *lease) Save(ctx context.Context, position int64, external bool) error {
 
 // Renew implements evstore.Lease: the lease lasts while its session does,
 // so Renew checks that the session is alive, and that the row is still at
-// the lease's generation. Like Save, it completes whatever ctx says,
-// within ttl. The query also keeps the session from being idle for longer
-// than idle_session_timeout.
+// the lease's generation. Like Save, it ignores ctx's cancellation but
+// not its deadline, nor ttl: a Renew the server has not answered by the
+// time the core stops trusting the lease loses it. The query also keeps
+// the session from being idle for longer than idle_session_timeout.
 func (l *lease) Renew(ctx context.Context) error {
 	return l.use(ctx, "renew the lease of", l.ttl, func(ctx context.Context, conn *pgx.Conn) error {
 		k := l.key
@@ -312,19 +313,23 @@ func (l *lease) Release(ctx context.Context) error {
 // A lost lease's connection is closed at once, which ends its lock if the
 // session still held it: the caller need not Release it.
 //
-// f runs to completion whatever ctx says, within timeout (the ttl) and
-// until the backend closes: when a ctx ends during a statement, pgx closes
-// the connection, which would end the lease, and a checkpoint being saved
-// records a batch already handled. A Consume that stops therefore saves
-// its last checkpoint and releases its lease, rather than leave a standby
-// to wait for the server to notice a closed session.
+// f runs whatever ctx's cancellation says, until ctx's deadline or
+// timeout (the ttl), whichever comes first (see statementCtx), and until
+// the backend closes. Cancellation is ignored since, when a ctx ends
+// during a statement, pgx closes the connection, which would end the
+// lease, while a checkpoint being saved records a batch already handled:
+// a Consume that stops therefore saves its last checkpoint and releases
+// its lease, rather than leave a standby to wait for the server to notice
+// a closed session. A deadline is kept: it is when the caller stops
+// trusting the lease (a standby may take over after it), and a statement
+// that runs past it loses the lease.
 func (l *lease) use(ctx context.Context, what string, timeout time.Duration, f func(context.Context, *pgx.Conn) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.conn == nil {
 		return l.ended
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	fctx, cancel := statementCtx(ctx, timeout)
 	defer cancel()
 	defer context.AfterFunc(l.life, cancel)()
 	err := f(fctx, l.conn)
@@ -336,12 +341,29 @@ func (l *lease) use(ctx context.Context, what string, timeout time.Duration, f f
 	case errors.Is(err, evstore.ErrLeaseLost):
 		l.lost()
 		return fmt.Errorf("%w: %s consumer %q: another instance took it, or it was reset", evstore.ErrLeaseLost, what, l.key.Name)
+	case fctx.Err() != nil:
+		// pgx closed the connection if the statement was under way; if
+		// the deadline had passed before, it is open, but the lease is
+		// not trusted any more either.
+		l.lost()
+		return fmt.Errorf("%w: %s consumer %q: no answer by the deadline: %v", evstore.ErrLeaseLost, what, l.key.Name, err)
 	case l.conn.IsClosed():
 		// The session ended, and the lock with it.
 		l.lost()
 		return fmt.Errorf("%w: %s consumer %q: the session ended: %v", evstore.ErrLeaseLost, what, l.key.Name, err)
 	}
 	return errs.Wrapf("evstore/postgres", translate(err), "%s consumer %q", what, l.key.Name)
+}
+
+// statementCtx returns the context of a statement on a lease's connection:
+// it keeps ctx's values but not its cancellation, and it ends at ctx's
+// deadline or after timeout, whichever comes first.
+func statementCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 }
 
 // lost ends a lost lease; l.mu is held.

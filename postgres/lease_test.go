@@ -520,3 +520,132 @@ func BenchmarkLeaseSave(b *testing.B) {
 		}
 	}
 }
+
+// TestStatementCtx: a lease's statement ignores its ctx's cancellation but
+// ends at its deadline or after the timeout, whichever is first.
+func TestStatementCtx(t *testing.T) {
+	type key struct{}
+	const timeout = time.Hour
+	now := time.Now()
+	soon, late := now.Add(time.Minute), now.Add(2*timeout)
+	cancelled, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	cancel()
+	withDeadline := func(d time.Time) context.Context {
+		ctx, cancel := context.WithDeadline(cancelled, d)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		want time.Time // zero: now plus timeout
+	}{
+		{"no deadline", context.Background(), time.Time{}},
+		{"cancelled", cancelled, time.Time{}},
+		{"deadline before the timeout", withDeadline(soon), soon},
+		{"deadline after the timeout", withDeadline(late), time.Time{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := time.Now()
+			ctx, cancel := statementCtx(tt.ctx, timeout)
+			defer cancel()
+			after := time.Now()
+			got, ok := ctx.Deadline()
+			if !ok {
+				t.Fatal("no deadline")
+			}
+			if tt.want.IsZero() {
+				if got.Before(before.Add(timeout)) || got.After(after.Add(timeout)) {
+					t.Errorf("deadline: got %v, want between %v and %v", got, before.Add(timeout), after.Add(timeout))
+				}
+			} else if !got.Equal(tt.want) {
+				t.Errorf("deadline: got %v, want %v", got, tt.want)
+			}
+			if err := ctx.Err(); err != nil {
+				t.Errorf("Err: got %v, want nil", err)
+			}
+			if tt.ctx == cancelled {
+				if got := ctx.Value(key{}); got != "v" {
+					t.Errorf("value: got %v, want v", got)
+				}
+			}
+		})
+	}
+}
+
+// TestLeaseDeadline: Save and Renew complete whatever their ctx's
+// cancellation says, but not beyond its deadline: one that passed, or one
+// that comes while a partition keeps the server from answering, loses the
+// lease (long before the lease time, 10s here).
+func TestLeaseDeadline(t *testing.T) {
+	ctx := context.Background()
+	const ttl = 10 * time.Second
+	schema := testSchema(t)
+	p, dsn := newProxy(t)
+	cut, err := open(ctx, dsn, []Option{WithSchema(schema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cut.Close() })
+	t.Cleanup(p.Close) // first: the partition may leave the lease's session on the server
+	other := testBackend(t, schema)
+	take := func(name string) evstore.Lease {
+		t.Helper()
+		l := acquire(t, cut, evstore.ConsumerKey{Name: name}, ttl)
+		if l == nil {
+			t.Fatalf("acquire %q: got no lease, want one", name)
+		}
+		t.Cleanup(func() { l.Release(ctx) })
+		return l
+	}
+
+	l := take("cancelled")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.Save(cancelled, 1, false); err != nil {
+		t.Errorf("Save with a cancelled ctx: %v", err)
+	}
+	if err := l.Renew(cancelled); err != nil {
+		t.Errorf("Renew with a cancelled ctx: %v", err)
+	}
+
+	for _, tt := range []struct {
+		name string
+		call func(evstore.Lease, context.Context) error
+	}{
+		{"Save", func(l evstore.Lease, ctx context.Context) error { return l.Save(ctx, 2, false) }},
+		{"Renew", func(l evstore.Lease, ctx context.Context) error { return l.Renew(ctx) }},
+	} {
+		l := take("passed " + tt.name)
+		passed, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Millisecond))
+		err := tt.call(l, passed)
+		cancel()
+		if !errors.Is(err, evstore.ErrLeaseLost) {
+			t.Errorf("%s after the deadline: got %v, want %v", tt.name, err, evstore.ErrLeaseLost)
+		}
+		// Lost: its lock is free at once.
+		mustAcquire(t, other, evstore.ConsumerKey{Name: "passed " + tt.name}).Release(ctx)
+	}
+
+	leases := []evstore.Lease{take("cut Save"), take("cut Renew")}
+	p.set(partition)
+	for i, tt := range []struct {
+		name string
+		call func(evstore.Lease, context.Context) error
+	}{
+		{"Save", func(l evstore.Lease, ctx context.Context) error { return l.Save(ctx, 3, false) }},
+		{"Renew", func(l evstore.Lease, ctx context.Context) error { return l.Renew(ctx) }},
+	} {
+		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		start := time.Now()
+		err := tt.call(leases[i], dctx)
+		took := time.Since(start)
+		cancel()
+		if !errors.Is(err, evstore.ErrLeaseLost) {
+			t.Errorf("%s cut off: got %v, want %v", tt.name, err, evstore.ErrLeaseLost)
+		}
+		if took >= ttl/2 {
+			t.Errorf("%s cut off, with a deadline 200ms away: returned after %v, want about then, not the lease time (%v)", tt.name, took.Round(time.Millisecond), ttl)
+		}
+	}
+}
