@@ -16,16 +16,16 @@ import (
 
 // openBalances opens a read model of account balances in a SQLite file in
 // dir, with the settings doc.go recommends, and returns its Projector.
-func openBalances(dir string) (*sql.DB, *readmodel.Projector) {
+func openBalances(ctx context.Context, dir string) (*sql.DB, *readmodel.Projector) {
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "balances.db")+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS balances (account TEXT PRIMARY KEY, balance BIGINT NOT NULL)`); err != nil {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS balances (account TEXT PRIMARY KEY, balance BIGINT NOT NULL)`); err != nil {
 		log.Fatal(err)
 	}
-	p, err := readmodel.New(db, "balances", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
+	p, err := readmodel.New(ctx, db, "balances", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
 		var d struct{ Amount int64 }
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return err
@@ -81,7 +81,7 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 
-	db, p := openBalances(dir)
+	db, p := openBalances(ctx, dir)
 	if err := p.Handle(ctx, bank[:2]); err != nil {
 		log.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func Example() {
 	}
 	db.Close()
 
-	db, p = openBalances(dir) // a restart
+	db, p = openBalances(ctx, dir) // a restart
 	defer db.Close()
 	pos, err := p.Position(ctx)
 	if err != nil {
@@ -116,7 +116,7 @@ func ExampleProjector_Rebuild() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	db, p := openBalances(dir)
+	db, p := openBalances(ctx, dir)
 	defer db.Close()
 	if err := p.Handle(ctx, bank); err != nil {
 		log.Fatal(err)

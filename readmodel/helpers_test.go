@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // sqliteParams are the DSN settings doc.go recommends.
-const sqliteParams = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
+const sqliteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 
 // A database is a fresh read-model database that several *sql.DB can reach.
 type database struct {
@@ -175,7 +175,7 @@ func seqs(from, to int64) []int64 {
 // newProjector returns readmodel.New's Projector or fails the test.
 func newProjector(t testing.TB, db *sql.DB, name string, apply readmodel.ApplyFunc) *readmodel.Projector {
 	t.Helper()
-	p, err := readmodel.New(db, name, apply)
+	p, err := readmodel.New(context.Background(), db, name, apply)
 	if err != nil {
 		t.Fatal(err)
 	}

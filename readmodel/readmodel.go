@@ -19,6 +19,22 @@ const PositionTable = core.Table
 // MaxNameLen is the longest Projector name, in bytes.
 const MaxNameLen = core.MaxNameLen
 
+// The bounds of a Projector's transactions on PostgreSQL, set with SET
+// LOCAL in each (see "A frozen instance" in the package documentation).
+const (
+	// IdleTimeout is the transactions' idle_in_transaction_session_timeout,
+	// evstore.DefaultLeaseTime: the server ends the session of an instance
+	// that stops (is frozen) inside a batch's transaction this long after
+	// it stopped, rolling the batch back and unlocking the position row,
+	// by about when its consumer lease passes to a standby.
+	IdleTimeout = core.IdleTimeout
+	// LockTimeout is the transactions' lock_timeout, twice
+	// evstore.DefaultLeaseTime: a statement that waits longer for a lock
+	// fails, and Store.Consume retries the Handle. It outlasts IdleTimeout,
+	// so that a successor waiting for a frozen instance's row gets it.
+	LockTimeout = core.LockTimeout
+)
+
 // An ApplyFunc applies one event to the read model, through tx only: the
 // transaction that also moves the Projector's position. It must not commit
 // or roll back tx, nor use the *sql.DB (on SQLite that would wait for the
@@ -46,7 +62,7 @@ var _ evstore.Positioner = (*Projector)(nil)
 // The name is 1 to MaxNameLen bytes of UTF-8 text without NUL bytes; it is
 // normally the name given to Store.Consume. A bad name, a nil db or a nil
 // apply is an error wrapping evstore.ErrInvalidArgument.
-func New(db *sql.DB, name string, apply ApplyFunc) (*Projector, error) {
+func New(ctx context.Context, db *sql.DB, name string, apply ApplyFunc) (*Projector, error) {
 	if db == nil {
 		return nil, fmt.Errorf("%w: readmodel: nil *sql.DB", evstore.ErrInvalidArgument)
 	}
@@ -60,9 +76,7 @@ func New(db *sql.DB, name string, apply ApplyFunc) (*Projector, error) {
 	if err != nil {
 		return nil, err
 	}
-	// New has no ctx (the API is fixed): creating the table is a few
-	// statements, bounded by the driver's own timeouts.
-	p, err := core.New(context.Background(), sqlDB{db, apply}, q, name)
+	p, err := core.New(ctx, sqlDB{db, apply}, q, name)
 	if err != nil {
 		return nil, err
 	}
@@ -144,19 +158,18 @@ func (d sqlDB) Exec(ctx context.Context, query string, args ...any) (int64, erro
 	return rowsAffected(d.db.ExecContext(ctx, query, args...))
 }
 
-func (d sqlDB) Position(ctx context.Context, query, name string) (int64, bool, error) {
-	return position(d.db.QueryRowContext(ctx, query, name))
+func (d sqlDB) QueryRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	return scan(d.db.QueryRowContext(ctx, query, args...), dest)
 }
 
-func position(row *sql.Row) (int64, bool, error) {
-	var pos int64
-	switch err := row.Scan(&pos); {
+func scan(row *sql.Row, dest []any) (bool, error) {
+	switch err := row.Scan(dest...); {
 	case errors.Is(err, sql.ErrNoRows):
-		return 0, false, nil
+		return false, nil
 	case err != nil:
-		return 0, false, err
+		return false, err
 	}
-	return pos, true, nil
+	return true, nil
 }
 
 // sqlTx adapts a *sql.Tx to core.Tx.
@@ -176,8 +189,8 @@ func rowsAffected(r sql.Result, err error) (int64, error) {
 	return r.RowsAffected()
 }
 
-func (t *sqlTx) Position(ctx context.Context, query, name string) (int64, bool, error) {
-	return position(t.tx.QueryRowContext(ctx, query, name))
+func (t *sqlTx) QueryRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	return scan(t.tx.QueryRowContext(ctx, query, args...), dest)
 }
 
 func (t *sqlTx) Apply(ctx context.Context, e evstore.StoredEvent) error { return t.apply(ctx, t.tx, e) }

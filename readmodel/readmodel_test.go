@@ -51,7 +51,7 @@ func TestNewBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := readmodel.New(tt.db, tt.pname, tt.apply)
+			p, err := readmodel.New(context.Background(), tt.db, tt.pname, tt.apply)
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("New: got error %v, want %v", err, tt.want)
 			}

@@ -123,7 +123,7 @@ func runDrillChild(d ConsumeDrill, role, logDir string) error {
 		}
 		defer db.Close()
 		pid := int64(os.Getpid())
-		p, err := readmodel.New(db, drillConsumer, func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
+		p, err := readmodel.New(ctx, db, drillConsumer, func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
 			_, err := tx.ExecContext(ctx, "INSERT INTO "+drillTable+" (seq, pid) VALUES ($1, $2)", e.Sequence, pid)
 			return err
 		})

@@ -329,7 +329,7 @@ func openReadModel(ctx context.Context, dir string, events codec.Codec[Event]) (
 	}
 	// The Projector keeps its position in this database, and moves it in
 	// the transaction that applies the events: exactly once.
-	p, err := readmodel.New(db, "balances", applyTo(events))
+	p, err := readmodel.New(ctx, db, "balances", applyTo(events))
 	if err != nil {
 		return nil, nil, errors.Join(err, db.Close())
 	}

@@ -134,7 +134,7 @@ func run(ctx context.Context, w io.Writer, dir string) (err error) {
 	// The Projector keeps its position in the same database, in table
 	// readmodel.PositionTable; New creates it, or reads the position an
 	// earlier run left there.
-	p, err := readmodel.New(db, "balances", apply)
+	p, err := readmodel.New(ctx, db, "balances", apply)
 	if err != nil {
 		return err
 	}

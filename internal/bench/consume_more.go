@@ -114,7 +114,7 @@ func consumeReadModel(ctx context.Context, store *evstore.Store, dir string, hea
 	if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS applied (seq INTEGER NOT NULL, stream TEXT NOT NULL, type TEXT NOT NULL)"); err != nil {
 		return 0, err
 	}
-	p, err := readmodel.New(db, "bench", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
+	p, err := readmodel.New(ctx, db, "bench", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO applied (seq, stream, type) VALUES (?, ?, ?)", e.Sequence, e.StreamID, e.Type)
 		return err
 	})

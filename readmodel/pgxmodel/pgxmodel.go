@@ -130,19 +130,18 @@ func (d pgxDB) Exec(ctx context.Context, query string, args ...any) (int64, erro
 	return tag.RowsAffected(), err
 }
 
-func (d pgxDB) Position(ctx context.Context, query, name string) (int64, bool, error) {
-	return position(d.db.QueryRow(ctx, query, name))
+func (d pgxDB) QueryRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	return scan(d.db.QueryRow(ctx, query, args...), dest)
 }
 
-func position(row pgx.Row) (int64, bool, error) {
-	var pos int64
-	switch err := row.Scan(&pos); {
+func scan(row pgx.Row, dest []any) (bool, error) {
+	switch err := row.Scan(dest...); {
 	case errors.Is(err, pgx.ErrNoRows):
-		return 0, false, nil
+		return false, nil
 	case err != nil:
-		return 0, false, err
+		return false, err
 	}
-	return pos, true, nil
+	return true, nil
 }
 
 // pgxTx adapts a pgx.Tx to core.Tx.
@@ -156,8 +155,8 @@ func (t *pgxTx) Exec(ctx context.Context, query string, args ...any) (int64, err
 	return tag.RowsAffected(), err
 }
 
-func (t *pgxTx) Position(ctx context.Context, query, name string) (int64, bool, error) {
-	return position(t.tx.QueryRow(ctx, query, name))
+func (t *pgxTx) QueryRow(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	return scan(t.tx.QueryRow(ctx, query, args...), dest)
 }
 
 func (t *pgxTx) Apply(ctx context.Context, e evstore.StoredEvent) error { return t.apply(ctx, t.tx, e) }

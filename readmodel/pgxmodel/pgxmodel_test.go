@@ -260,7 +260,7 @@ func TestSharedWithReadmodel(t *testing.T) {
 
 	apply, _ := recorder("pgx")
 	p := newProjector(t, db, "shared", apply)
-	q, err := readmodel.New(sqlDB, "shared", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
+	q, err := readmodel.New(ctx, sqlDB, "shared", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO applied (projector, seq) VALUES ('sql', $1)`, e.Sequence)
 		return err
 	})
