@@ -10,17 +10,20 @@
 // Open creates, if missing, a schema (WithSchema; default "public") with
 // two tables, events and snapshots, and their unique constraints on
 // (stream_id, version) and (stream_id, idempotency_key). Metadata is jsonb,
-// payloads bytea, timestamps timestamptz. A third table, consumers, keeps
-// consumers' checkpoints.
+// payloads bytea, timestamps timestamptz. A third table, evstore_consumers,
+// keeps consumers' checkpoints. Tables that evstore adds are named
+// evstore_*, so that an application's own tables may share the schema.
 //
 // The table evstore_schema holds the schema's version (SchemaVersion; a
 // schema without it, as evstore wrote before consumers, is at version 0).
 // Open migrates an older schema forward in the transaction that creates
 // the tables, under an advisory lock that makes concurrent Opens take
 // turns; a migration that fails leaves the schema as it was. A schema that
-// a newer evstore migrated is refused with ErrNewerSchema. Older evstore
-// code ignores the tables it does not know, and keeps working on a
-// migrated schema.
+// a newer evstore migrated is refused with ErrNewerSchema. Evstore code
+// from before version 1 ignores the tables it does not know, and keeps
+// working on a migrated schema; code of version 1 kept checkpoints in a
+// table named consumers, which version 2 renames: stop its consumers
+// before a newer evstore opens the schema.
 //
 // # Global order
 //

@@ -14,11 +14,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Consumers' checkpoints are rows of the table consumers (schema version
-// 1), one per consumer key. A lease is a session advisory lock held on a
-// connection of its own, opened by AcquireLease and closed by Release,
-// outside the Store's pool: a consumer that runs for days does not keep
-// one of the pool's connections. See doc.go, "Consumers", for what it
+// Consumers' checkpoints are rows of the table evstore_consumers (named
+// consumers in schema version 1), one per consumer key. A lease is a
+// session advisory lock held on a connection of its own, opened by
+// AcquireLease and closed by Release, outside the Store's pool: a
+// consumer that runs for days does not keep one of the pool's
+// connections. See doc.go, "Consumers", for what it
 // means for failover.
 //
 // Lock keys. Advisory locks are per database, so keys name the schema:
@@ -78,7 +79,7 @@ func nameKey(prefix, name string) string {
 }
 
 func newConsumerStatements(schema string) consumerStatements {
-	c := pgx.Identifier{schema}.Sanitize() + ".consumers"
+	c := pgx.Identifier{schema}.Sanitize() + ".evstore_consumers"
 	return consumerStatements{
 		prefix:   fmt.Sprintf("%d:%s", len(schema), schema),
 		nameLock: "SELECT pg_advisory_xact_lock(" + nameKey("$1::text", "$2::text") + ")",

@@ -168,7 +168,7 @@ func TestLeaseFencedByGeneration(t *testing.T) {
 	if err := l.Save(ctx, 3, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, "UPDATE "+pgx.Identifier{schema}.Sanitize()+".consumers SET generation = generation + 1"); err != nil {
+	if _, err := conn.Exec(ctx, "UPDATE "+pgx.Identifier{schema}.Sanitize()+".evstore_consumers SET generation = generation + 1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Save(ctx, 4, false); !errors.Is(err, evstore.ErrLeaseLost) {

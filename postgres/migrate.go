@@ -25,8 +25,11 @@ import (
 //
 //   - 0: events and snapshots;
 //   - 1: evstore_schema, and consumers: consumers' checkpoints (see the
-//     package documentation, "Consumers").
-const SchemaVersion = 1
+//     package documentation, "Consumers");
+//   - 2: consumers renamed evstore_consumers, so that evstore's tables are
+//     all named evstore_* but events and snapshots, and an application's
+//     own table named consumers can share the schema.
+const SchemaVersion = 2
 
 // ErrNewerSchema means the schema was migrated by a newer evstore, to a
 // version this one does not know: Open refuses it, and leaves it as it was.
@@ -40,12 +43,31 @@ CREATE TABLE IF NOT EXISTS {{schema}}.evstore_schema (
 )`
 
 // migrations[v-1] takes a schema from version v-1 to v; there are
-// SchemaVersion of them. Their CREATE statements have no IF NOT EXISTS:
-// each runs once, and a table of the same name that something else made
-// fails the migration instead of being used.
-var migrations = []string{
-	// 1: consumers' checkpoints and leases (see lease.go).
-	`CREATE TABLE {{schema}}.consumers (
+// SchemaVersion of them. Each returns its SQL (none: "") given the version
+// the schema was at when Open began. Their CREATE statements have no IF
+// NOT EXISTS: each runs once, and a table of the same name that something
+// else made fails the migration instead of being used.
+var migrations = []func(from int) string{
+	// 1: consumers' checkpoints and leases (see lease.go). Version 1 named
+	// the table consumers, and a schema at 1 has it so; one on its way
+	// from 0 gets it under the name version 2 gives it, so that a table
+	// of the application's named consumers does not fail the migration.
+	func(int) string { return createConsumers },
+	// 2: consumers renamed evstore_consumers, with its primary key's
+	// index, whose name would otherwise stop the application from making
+	// a table named consumers with a primary key. A schema that was at 0
+	// got evstore_consumers from 1.
+	func(from int) string {
+		if from != 1 {
+			return ""
+		}
+		return `ALTER TABLE {{schema}}.consumers RENAME TO evstore_consumers;
+ALTER TABLE {{schema}}.evstore_consumers RENAME CONSTRAINT consumers_pkey TO evstore_consumers_pkey`
+	},
+}
+
+// createConsumers creates the table of consumers' checkpoints.
+const createConsumers = `CREATE TABLE {{schema}}.evstore_consumers (
     name       text COLLATE "C" NOT NULL,
     members    integer     NOT NULL,
     partition  integer     NOT NULL,
@@ -55,8 +77,7 @@ var migrations = []string{
     updated    timestamptz,
     generation bigint      NOT NULL DEFAULT 0,
     PRIMARY KEY (name, members, partition)
-)`,
-}
+)`
 
 // migrate brings schema to SchemaVersion in tx, which holds the lock that
 // serialises Opens: it creates the version 0 tables if the schema has no
@@ -88,7 +109,11 @@ func migrate(ctx context.Context, tx pgx.Tx, schema string) error {
 			ErrNewerSchema, schema, version, SchemaVersion)
 	}
 	for v := version + 1; v <= SchemaVersion; v++ {
-		if _, err := tx.Exec(ctx, expand(migrations[v-1])); err != nil {
+		sql := migrations[v-1](version)
+		if sql == "" {
+			continue
+		}
+		if _, err := tx.Exec(ctx, expand(sql)); err != nil {
 			return fmt.Errorf("migrate schema %q to version %d: %w", schema, v, err)
 		}
 	}

@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +48,54 @@ func createV0(t *testing.T, conn *pgx.Conn, schema string) {
 	if _, err := conn.Exec(ctx, "INSERT INTO "+q+".snapshots VALUES ('a', 'default', 2, 'state', $1)", ts); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// createV1 creates schema as evstore did at schema version 1
+// (testdata/schema_v1.sql over createV0), with two consumers in its table
+// consumers, and returns their rows as rows does.
+func createV1(t *testing.T, conn *pgx.Conn, schema string) []string {
+	t.Helper()
+	ctx := context.Background()
+	createV0(t, conn, schema)
+	sql, err := os.ReadFile("testdata/schema_v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(ctx, strings.ReplaceAll(string(sql), "{{schema}}", q)); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	if _, err := conn.Exec(ctx, "INSERT INTO "+q+".consumers VALUES "+
+		"('c', 0, 0, 5, true, false, $1, 3), ('p', 2, 1, 7, true, true, $1, 1), ('q', 2, 0, 0, false, false, NULL, 2)", ts); err != nil {
+		t.Fatal(err)
+	}
+	return rows(t, conn, schema, "consumers")
+}
+
+// rows returns the rows of schema.table, ordered, as strings.
+func rows(t *testing.T, conn *pgx.Conn, schema, table string) []string {
+	t.Helper()
+	r, err := conn.Query(context.Background(), "SELECT t::text FROM "+pgx.Identifier{schema, table}.Sanitize()+" t ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(r, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// exists reports whether schema has a relation (a table, an index) named
+// name.
+func exists(t *testing.T, conn *pgx.Conn, schema, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := conn.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, name}.Sanitize()).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
 // versionOf returns schema's version, or -1 when it has none.
@@ -111,14 +161,97 @@ func TestMigrateV0(t *testing.T) {
 	}
 }
 
-// TestConcurrentOpens: Opens racing on a new schema and on one to migrate
+// TestMigrateV1: Open migrates a schema at version 1, whose consumers'
+// table was named consumers: it is renamed evstore_consumers with its rows,
+// consumers go on from their checkpoints, and the name consumers is free
+// for the application.
+func TestMigrateV1(t *testing.T) {
+	ctx := context.Background()
+	schema, conn := testSchema(t), testConn(t)
+	want := createV1(t, conn, schema)
+	b := testBackend(t, schema)
+	if got := versionOf(t, conn, schema); got != SchemaVersion {
+		t.Errorf("after Open: version %d, want %d", got, SchemaVersion)
+	}
+	if got := rows(t, conn, schema, "evstore_consumers"); !slices.Equal(got, want) {
+		t.Errorf("evstore_consumers: got %q, want the rows consumers had, %q", got, want)
+	}
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{{"consumers", false}, {"consumers_pkey", false}, {"evstore_consumers", true}, {"evstore_consumers_pkey", true}} {
+		if got := exists(t, conn, schema, tt.name); got != tt.want {
+			t.Errorf("%s exists: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got, want := fmt.Sprint(consumers(t, b)), "[c 0/0 @5 p 1/2 @7 q 0/2 @0]"; got != want {
+		t.Errorf("consumers: got %s, want %s", got, want)
+	}
+	l := mustAcquire(t, b, evstore.ConsumerKey{Name: "c"})
+	checkpoint(t, l, 5, true)
+	if got := l.(*lease).generation; got != 4 {
+		t.Errorf("generation: got %d, want 4 (3 before the migration)", got)
+	}
+	if err := l.Save(ctx, 6, false); err != nil {
+		t.Fatal(err)
+	}
+	l.Release(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{schema}.Sanitize()+".consumers (id int PRIMARY KEY)"); err != nil {
+		t.Errorf("the application's table consumers, after the migration: %v", err)
+	}
+}
+
+// TestAppTableNamedConsumers: a table of the application's named consumers
+// in the schema, before evstore's first Open or before a schema at
+// version 0 migrates, is left alone, and consumers work.
+func TestAppTableNamedConsumers(t *testing.T) {
+	ctx := context.Background()
+	conn := testConn(t)
+	for _, tt := range []struct {
+		name string
+		v0   bool
+	}{{"new", false}, {"v0", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			schema := testSchema(t)
+			if tt.v0 {
+				createV0(t, conn, schema)
+			} else if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+				t.Fatal(err)
+			}
+			q := pgx.Identifier{schema}.Sanitize()
+			if _, err := conn.Exec(ctx, "CREATE TABLE "+q+".consumers (id int PRIMARY KEY, note text); INSERT INTO "+q+".consumers VALUES (1, 'mine')"); err != nil {
+				t.Fatal(err)
+			}
+			b := testBackend(t, schema)
+			if got := versionOf(t, conn, schema); got != SchemaVersion {
+				t.Errorf("version %d, want %d", got, SchemaVersion)
+			}
+			l := mustAcquire(t, b, evstore.ConsumerKey{Name: "c"})
+			if err := l.Save(ctx, 2, false); err != nil {
+				t.Fatal(err)
+			}
+			l.Release(ctx)
+			if got, want := fmt.Sprint(consumers(t, b)), "[c 0/0 @2]"; got != want {
+				t.Errorf("evstore's consumers: got %s, want %s", got, want)
+			}
+			if got, want := rows(t, conn, schema, "consumers"), []string{"(1,mine)"}; !slices.Equal(got, want) {
+				t.Errorf("the application's consumers: got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestConcurrentOpens: Opens racing on a new schema and on ones to migrate
 // all succeed, and migrate it once.
 func TestConcurrentOpens(t *testing.T) {
 	conn := testConn(t)
-	for _, v0 := range []bool{false, true} {
+	for _, from := range []int{-1, 0, 1} { // -1: a new schema
 		schema := testSchema(t)
-		if v0 {
+		switch from {
+		case 0:
 			createV0(t, conn, schema)
+		case 1:
+			createV1(t, conn, schema)
 		}
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
@@ -136,11 +269,11 @@ func TestConcurrentOpens(t *testing.T) {
 		wg.Wait()
 		for i, err := range errs {
 			if err != nil {
-				t.Errorf("v0 %v: Open %d: %v", v0, i, err)
+				t.Errorf("from %d: Open %d: %v", from, i, err)
 			}
 		}
 		if got := versionOf(t, conn, schema); got != SchemaVersion {
-			t.Errorf("v0 %v: version %d, want %d", v0, got, SchemaVersion)
+			t.Errorf("from %d: version %d, want %d", from, got, SchemaVersion)
 		}
 	}
 }
@@ -163,21 +296,43 @@ func TestNewerSchema(t *testing.T) {
 }
 
 // TestFailedMigrationChangesNothing: a migration that fails (here a table
-// of the user's has the name of one it creates) leaves the schema as it
-// was, unversioned.
+// of the user's has the name of one it creates or renames to) leaves the
+// schema as it was.
 func TestFailedMigrationChangesNothing(t *testing.T) {
-	schema, conn := testSchema(t), testConn(t)
-	createV0(t, conn, schema)
-	if _, err := conn.Exec(context.Background(), "CREATE TABLE "+pgx.Identifier{schema}.Sanitize()+".consumers (id int)"); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(context.Background(), testDSN(t), WithSchema(schema))
-	if err == nil {
-		s.Close()
-		t.Fatal("Open succeeded, want the migration to fail")
-	}
-	t.Logf("error: %v", err)
-	if got := versionOf(t, conn, schema); got != -1 {
-		t.Errorf("version %d, want none (-1)", got)
+	conn := testConn(t)
+	for _, tt := range []struct {
+		name string
+		from int
+	}{{"v0", 0}, {"v1", 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			schema := testSchema(t)
+			var v1 []string
+			if tt.from == 0 {
+				createV0(t, conn, schema)
+			} else {
+				v1 = createV1(t, conn, schema)
+			}
+			if _, err := conn.Exec(context.Background(), "CREATE TABLE "+pgx.Identifier{schema}.Sanitize()+".evstore_consumers (id int)"); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(context.Background(), testDSN(t), WithSchema(schema))
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want the migration to fail")
+			}
+			t.Logf("error: %v", err)
+			want := tt.from
+			if want == 0 {
+				want = -1 // unversioned
+			}
+			if got := versionOf(t, conn, schema); got != want {
+				t.Errorf("version %d, want %d", got, want)
+			}
+			if tt.from == 1 {
+				if got := rows(t, conn, schema, "consumers"); !slices.Equal(got, v1) {
+					t.Errorf("consumers: got %q, want %q", got, v1)
+				}
+			}
+		})
 	}
 }
