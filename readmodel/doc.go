@@ -5,9 +5,9 @@
 // tables that a Projector keeps up to date from the events of an event
 // store. The Projector is an evstore.Positioner, so Store.Consume runs it:
 //
-//	db, err := sql.Open("sqlite", "file:rm.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+//	db, err := sql.Open("sqlite", "file:rm.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 //	...
-//	p, err := readmodel.New(db, "balances", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
+//	p, err := readmodel.New(ctx, db, "balances", func(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
 //		_, err := tx.ExecContext(ctx, `UPDATE balances SET ... WHERE account = $1`, e.StreamID)
 //		return err
 //	})
@@ -37,26 +37,95 @@
 // wrapping a *evstore.ConflictError and applies nothing; Consume then asks
 // it for its Position again and restarts after it.
 //
-// With Partition(m, n), each partition sees its own subset of the events
-// and so has its own position: give each its own Projector name (say
-// "balances/0" of n). Store.Consume starts a Positioner from its Position,
-// not from StartFrom.
+// Store.Consume starts a Positioner from its Position, not from
+// StartFrom.
+//
+// # Partitions
+//
+// With Partition(m, n), each partition of a consumer sees its own subset of
+// the events, so it needs a position of its own: give each partition its
+// own Projector name (say "balances/0" to "balances/3" for n = 4). Two
+// partitions sharing one name would each move the position past the
+// other's events, and skip them; so would a projector whose consumer is
+// split another way (another n) than when it ran last.
+//
+// A Projector therefore records, in its row's consumer_partition column,
+// which partition it runs as: "all" (no Partition option, or Partition(0,
+// 1)) or "m/n". The first Position or Handle that Store.Consume calls
+// records it (evstore.ConsumerOf tells which Consume call a ctx belongs
+// to); a Position or Handle from another partition, or another n, is
+// refused with an error wrapping evstore.ErrInvalidArgument, which ends
+// that Consume call with the error. Rebuild drops the record, so that a
+// rebuilt projector may run split another way. A Projector called outside
+// Store.Consume (no evstore.ConsumerOf in the ctx) neither checks nor
+// records it.
+//
+// # A frozen instance
+//
+// An instance may stop inside a batch's transaction without dying: a
+// process stopped by SIGSTOP or a debugger, a paused VM or container.
+// Store.Consume passes its lease to a standby within the lease time
+// (evstore.DefaultLeaseTime, 5 s, by default), but the frozen transaction
+// still holds the position row, which the standby's first Handle writes.
+//
+// On PostgreSQL the server ends it. Every transaction of a Projector
+// starts with SET LOCAL idle_in_transaction_session_timeout = IdleTimeout
+// (5 s, DefaultLeaseTime) and lock_timeout = LockTimeout (10 s, twice
+// DefaultLeaseTime); they apply to that transaction only, and the
+// session's own settings come back after it. A frozen instance's session
+// is idle in its transaction from the moment it stopped, so the server
+// ends it (rolling the batch back, unlocking the row) IdleTimeout later:
+// about when its lease expires. A successor whose Handle waits for the row
+// gets it then; a holder the server does not end (a session of another
+// program, with no idle timeout) makes that Handle fail with
+// lock_timeout's error (SQLSTATE 55P03) after LockTimeout, and
+// Store.Consume retries it. So with the default lease time the
+// successor's first batch commits about IdleTimeout after the freeze,
+// when its lease begins (plus the batch's own time), and no Handle waits
+// on a lock for more than LockTimeout. (The idle timer runs only while
+// the server waits for the client's next statement: a process frozen
+// while the server was still sending it a large result is not ended this
+// way, and its successor's Handle fails each LockTimeout until that
+// connection breaks, as TCP keepalives or tcp_user_timeout make it do.) The bounds hold your
+// ApplyFunc to them too: it must not keep its transaction idle (working
+// outside the database between two statements) for IdleTimeout, and a
+// statement of it that waits for a lock for LockTimeout fails the batch,
+// which is then retried. When the frozen instance resumes, its commit
+// fails (its session is gone) and it goes on as a stale instance does.
+// New only reads when the table and the row exist, and so does Position
+// once the projector's partition is recorded: neither waits for the row.
+//
+// On SQLite nothing can end it. A process stopped inside a batch holds
+// the file's write lock (a POSIX lock of a live process, which no other
+// process may break) until it is resumed or killed: every writer of the
+// file, the successor's Handle included, fails with SQLITE_BUSY after its
+// busy timeout, and Store.Consume retries it, until then. Supervise such
+// processes (kill one that stays stopped), or keep read models that must
+// not stall in PostgreSQL. New in a new process does not wait for that
+// lock: when the position table and the row exist it only reads (in WAL
+// mode readers never wait for the writer). It takes the write lock only to
+// create the table or the row, or to add a column to a table of an older
+// version, and then waits for it under the busy timeout and its ctx.
 //
 // # SQLite settings
 //
 // Open the read model's database with modernc.org/sqlite's driver
 // (import _ "modernc.org/sqlite"; driver name "sqlite") and these DSN
-// parameters:
+// parameters, in this order:
 //
-//	file:rm.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate
+//	file:rm.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate
 //
 // What they do:
 //
-//   - journal_mode(WAL) lets readers of the model run while a batch is
-//     being applied, and makes commits cheap.
 //   - busy_timeout(5000) makes a writer wait up to 5 s for another
 //     connection's write lock (another Projector, the application, another
-//     process) instead of failing at once with SQLITE_BUSY.
+//     process) instead of failing at once with SQLITE_BUSY. It comes first
+//     so that the journal_mode pragma of a new connection waits too.
+//   - journal_mode(WAL) lets readers of the model run while a batch is
+//     being applied, and makes commits cheap. It is stored in the file:
+//     the first connection to a new file switches it to WAL. A connection
+//     that opens the file while another is switching it can still fail at
+//     once with SQLITE_BUSY; New tries again when that happens.
 //   - _txlock=immediate makes every transaction on the pool begin with
 //     BEGIN IMMEDIATE, taking the write lock at once (waiting for it
 //     under the busy timeout). In a deferred transaction that reads
@@ -97,6 +166,16 @@
 // serialization failure, SQLSTATE 40001, instead of a conflict: as safe,
 // but not an evstore.ErrConflict.) The position table is created in the first schema
 // of the search_path; set search_path in the DSN to place it elsewhere.
+// Each transaction of a Projector bounds its lock waits and its idle
+// time (see "A frozen instance").
+//
+// Replicas that start at once on a fresh database race to create the
+// position table; PostgreSQL fails the CREATE TABLE IF NOT EXISTS of all
+// but one of them (with one of several errors). New tries again once the
+// table exists, so every replica's New succeeds. The first New of this
+// version on a position table of an older one adds its consumer_partition
+// column (ALTER TABLE, which waits for the transactions using the table,
+// LockTimeout at most); rows written before keep their positions.
 //
 // For a read model in PostgreSQL through pgx itself (a pgx.Tx in the
 // ApplyFunc, a pgxpool.Pool instead of a *sql.DB), use package
@@ -112,7 +191,8 @@
 // again from the beginning after Position, as Store.Consume does; or stop
 // them, call Rebuild, and start them again. There is nothing else to
 // reset: Store.Consume keeps no checkpoint for a Positioner, and
-// Store.ResetConsumer does not move a Projector's position.
+// Store.ResetConsumer does not move a Projector's position. Rebuild also
+// forgets which partition of its consumer the projector ran as.
 //
 // To rebuild into new tables while the old ones keep serving, give the new
 // model a new Projector name (say "balances-v2") and switch readers over

@@ -12,8 +12,12 @@ import (
 
 // PositionTable is the table, in the read model's database, that holds the
 // position of every Projector: one row per name (name TEXT PRIMARY KEY,
-// position BIGINT NOT NULL, updated). New creates it if missing. On
-// PostgreSQL it is created in the first schema of the search_path.
+// position BIGINT NOT NULL, updated, consumer_partition TEXT, the
+// partition of its consumer the projector runs as: NULL until it runs
+// under Store.Consume, then "all" or "m/n"; see "Partitions" in the package
+// documentation). New creates it if missing, and adds consumer_partition
+// to a table created without it. On PostgreSQL it is created in the first
+// schema of the search_path.
 const PositionTable = core.Table
 
 // MaxNameLen is the longest Projector name, in bytes.
@@ -59,6 +63,13 @@ var _ evstore.Positioner = (*Projector)(nil)
 // error wrapping evstore.ErrUnsupported. It creates PositionTable and the
 // projector's row (at position 0) if missing, and reads the position.
 //
+// When the table and the row exist New only reads: it does not wait for
+// SQLite's write lock, nor for a PostgreSQL row lock, which an instance
+// frozen inside a batch may hold. Replicas starting at once on a fresh
+// database all succeed: one creates the table, the others try again and
+// find it. Its waits end with ctx (on PostgreSQL, after LockTimeout at the
+// latest; on SQLite, after the busy timeout).
+//
 // The name is 1 to MaxNameLen bytes of UTF-8 text without NUL bytes; it is
 // normally the name given to Store.Consume. A bad name, a nil db or a nil
 // apply is an error wrapping evstore.ErrInvalidArgument.
@@ -95,6 +106,16 @@ func (p *Projector) Name() string { return p.p.Name() }
 // the position this Projector knew, Actual the stored one); call Position
 // and deliver the events after it (Store.Consume does).
 //
+// Under Store.Consume, Handle also checks that the projector runs as the
+// partition of the consumer it ran as before (recording it on first use):
+// a Handle from another partition, or from the consumer split into
+// another number of partitions, applies nothing and returns an error
+// wrapping evstore.ErrInvalidArgument, which ends Consume. See
+// "Partitions" in the package documentation.
+//
+// On PostgreSQL the transaction waits for a lock for LockTimeout at most,
+// and the server ends it if it stays idle for IdleTimeout.
+//
 // Events at or below the known position were applied before, and are
 // skipped: a batch redelivered after a crash is not applied twice. Events
 // must be in increasing Sequence order, from 1 (else an error wrapping
@@ -112,7 +133,12 @@ func (p *Projector) Handle(ctx context.Context, events []evstore.StoredEvent) er
 // Position reads the stored position (the Sequence of the last event
 // applied; 0 for none) and adopts it: the next Handle expects the events
 // after it. This is how an instance that lost a conflict, or whose model
-// was rebuilt, catches up safely.
+// was rebuilt, catches up safely. It waits for no lock held by a Handle.
+//
+// Under Store.Consume, the first Position (or Handle) records the
+// partition of the consumer the projector runs as, and a Position from
+// another partition, or another partition count, returns an error
+// wrapping evstore.ErrInvalidArgument, as Handle does.
 func (p *Projector) Position(ctx context.Context) (int64, error) {
 	return p.p.Position(ctx)
 }
@@ -122,6 +148,9 @@ func (p *Projector) Position(ctx context.Context) (int64, error) {
 // if it fails, nothing changes. The transaction's first statement writes
 // the position row, so it waits for a Handle in progress (here or in
 // another instance) and no Handle can slip in between.
+//
+// Rebuild also drops the record of the consumer partition the projector
+// ran as: the next Consume may split it another way.
 //
 // Every instance, this one included, learns of the rebuild when its next
 // Handle gets a conflict, and starts again from the beginning after

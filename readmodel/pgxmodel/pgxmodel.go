@@ -5,7 +5,12 @@
 //
 // Everything package readmodel says holds here: the position commits in the
 // same transaction as the model's changes, a stale instance gets a
-// conflict and applies nothing, and Rebuild starts the model again from 0.
+// conflict and applies nothing, Rebuild starts the model again from 0,
+// each transaction bounds its lock waits by readmodel.LockTimeout and its
+// idle time by readmodel.IdleTimeout (so that an instance frozen inside a
+// batch does not stall its successor), and under Store.Consume a
+// projector serves one partition of its consumer only (give each
+// partition its own name).
 // Both packages use the same position table, readmodel.PositionTable, in
 // the first schema of the search_path: set it in the pool's configuration
 // (config.ConnConfig.RuntimeParams["search_path"], or search_path in the
@@ -60,7 +65,8 @@ var _ evstore.Positioner = (*Projector)(nil)
 
 // New returns the Projector called name on db. It creates the position
 // table and the projector's row (at position 0) if missing, and reads the
-// position. The name is 1 to readmodel.MaxNameLen bytes of UTF-8 text
+// position, as readmodel.New does: when both exist it only reads, and
+// replicas starting at once on a fresh database all succeed. The name is 1 to readmodel.MaxNameLen bytes of UTF-8 text
 // without NUL bytes; a bad name, a nil db or a nil apply is an error
 // wrapping evstore.ErrInvalidArgument.
 func New(ctx context.Context, db DB, name string, apply ApplyFunc) (*Projector, error) {
@@ -86,21 +92,25 @@ func (p *Projector) Name() string { return p.p.Name() }
 // Handle applies events in one transaction that also moves the position,
 // as readmodel.Projector.Handle does: a stale instance gets an error
 // wrapping a *evstore.ConflictError and applies nothing, events at or below
-// the known position are skipped, and an ApplyFunc's error rolls the whole
-// batch back.
+// the known position are skipped, an ApplyFunc's error rolls the whole
+// batch back, and under Store.Consume a Handle from another partition of
+// the consumer than the projector's is refused with an error wrapping
+// evstore.ErrInvalidArgument.
 func (p *Projector) Handle(ctx context.Context, events []evstore.StoredEvent) error {
 	return p.p.Handle(ctx, events)
 }
 
 // Position reads the stored position and adopts it: the next Handle
-// expects the events after it.
+// expects the events after it. Under Store.Consume it records or checks
+// the consumer partition, as readmodel.Projector.Position does.
 func (p *Projector) Position(ctx context.Context) (int64, error) {
 	return p.p.Position(ctx)
 }
 
 // Rebuild drops the read model's state (drop deletes or truncates its
 // tables through tx) and sets the position to 0, in one transaction, as
-// readmodel.Projector.Rebuild does. A nil drop is an error wrapping
+// readmodel.Projector.Rebuild does (which also forgets the consumer
+// partition). A nil drop is an error wrapping
 // evstore.ErrInvalidArgument.
 func (p *Projector) Rebuild(ctx context.Context, drop func(ctx context.Context, tx pgx.Tx) error) error {
 	if drop == nil {

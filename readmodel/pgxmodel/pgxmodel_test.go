@@ -316,3 +316,22 @@ func BenchmarkProjectorPgx(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestTimeouts: a Projector's transactions run with readmodel's
+// LockTimeout and IdleTimeout, through pgx too.
+func TestTimeouts(t *testing.T) {
+	db := pool(t, testConfig(t))
+	var lock, idle string
+	p := newProjector(t, db, "p", func(ctx context.Context, tx pgx.Tx, _ evstore.StoredEvent) error {
+		return tx.QueryRow(ctx, `SELECT current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&lock, &idle)
+	})
+	if err := p.Handle(t.Context(), events(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if want := readmodel.LockTimeout.String(); lock != want {
+		t.Errorf("lock_timeout: got %q, want %q", lock, want)
+	}
+	if want := readmodel.IdleTimeout.String(); idle != want {
+		t.Errorf("idle_in_transaction_session_timeout: got %q, want %q", idle, want)
+	}
+}
