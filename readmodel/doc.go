@@ -72,7 +72,10 @@
 // starts with SET LOCAL idle_in_transaction_session_timeout = IdleTimeout
 // (5 s, DefaultLeaseTime) and lock_timeout = LockTimeout (10 s, twice
 // DefaultLeaseTime); they apply to that transaction only, and the
-// session's own settings come back after it. A frozen instance's session
+// session's own settings come back after it. A timeout the session has
+// already (set in the DSN, say options=-c lock_timeout=30s, or for the
+// role or the database) is kept instead: set one there to change a bound
+// below. A frozen instance's session
 // is idle in its transaction from the moment it stopped, so the server
 // ends it (rolling the batch back, unlocking the row) IdleTimeout later:
 // about when its lease expires. A successor whose Handle waits for the row

@@ -15,41 +15,57 @@ import (
 
 // TestPostgresTimeouts: on PostgreSQL, a Projector's transactions run
 // with lock_timeout LockTimeout and idle_in_transaction_session_timeout
-// IdleTimeout, and leave the session's settings as they were.
+// IdleTimeout, unless the session has timeouts of its own, and leave the
+// session's settings as they were.
 func TestPostgresTimeouts(t *testing.T) {
-	d := postgresDatabase(t)
-	db := d.conn(t)
-	db.SetMaxOpenConns(1) // one session: the one checked after the calls
-	createModel(t, db)
 	type settings struct{ lock, idle string }
-	var got settings
-	show := func(ctx context.Context, tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `SELECT current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&got.lock, &got.idle)
-	}
-	p := newProjector(t, db, "p", func(ctx context.Context, tx *sql.Tx, _ evstore.StoredEvent) error { return show(ctx, tx) })
-	want := settings{readmodel.LockTimeout.String(), readmodel.IdleTimeout.String()} // "10s", "5s": PostgreSQL's form too
+	defaults := settings{readmodel.LockTimeout.String(), readmodel.IdleTimeout.String()} // "10s", "5s": PostgreSQL's form too
 	tests := []struct {
-		name string
-		call func(ctx context.Context) error
+		name    string
+		session string // the session's settings, before the call
+		call    string // "Handle" or "Rebuild"
+		want    settings
+		after   settings
 	}{
-		{"Handle", func(ctx context.Context) error { return p.Handle(ctx, events(1, 1)) }},
-		{"Rebuild", func(ctx context.Context) error { return p.Rebuild(ctx, show) }},
+		{"Handle", "", "Handle", defaults, settings{"0", "0"}},
+		{"Rebuild", "", "Rebuild", defaults, settings{"0", "0"}},
+		{"Handle in a session with a lock_timeout", "SET lock_timeout = '3s'", "Handle", settings{"3s", defaults.idle}, settings{"3s", "0"}},
+		{"Handle in a session with both", "SET lock_timeout = '3s'; SET idle_in_transaction_session_timeout = '1min'", "Handle", settings{"3s", "1min"}, settings{"3s", "1min"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got = settings{}
-			if err := tt.call(t.Context()); err != nil {
+			d := postgresDatabase(t)
+			db := d.conn(t)
+			db.SetMaxOpenConns(1) // one session: the one set and checked
+			createModel(t, db)
+			if tt.session != "" {
+				if _, err := db.Exec(tt.session); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got settings
+			show := func(ctx context.Context, tx *sql.Tx) error {
+				return tx.QueryRowContext(ctx, `SELECT current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&got.lock, &got.idle)
+			}
+			p := newProjector(t, db, "p", func(ctx context.Context, tx *sql.Tx, _ evstore.StoredEvent) error { return show(ctx, tx) })
+			var err error
+			if tt.call == "Handle" {
+				err = p.Handle(t.Context(), events(1, 1))
+			} else {
+				err = p.Rebuild(t.Context(), show)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
-			if got != want {
-				t.Errorf("settings in the transaction: got %+v, want %+v", got, want)
+			if got != tt.want {
+				t.Errorf("settings in the transaction: got %+v, want %+v", got, tt.want)
 			}
 			var after settings
 			if err := db.QueryRow(`SELECT current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&after.lock, &after.idle); err != nil {
 				t.Fatal(err)
 			}
-			if want := (settings{"0", "0"}); after != want {
-				t.Errorf("settings of the session after it: got %+v, want %+v", after, want)
+			if after != tt.after {
+				t.Errorf("settings of the session after it: got %+v, want %+v", after, tt.after)
 			}
 		})
 	}

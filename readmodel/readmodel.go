@@ -24,7 +24,8 @@ const PositionTable = core.Table
 const MaxNameLen = core.MaxNameLen
 
 // The bounds of a Projector's transactions on PostgreSQL, set with SET
-// LOCAL in each (see "A frozen instance" in the package documentation).
+// LOCAL in each, unless the session has its own (see "A frozen instance"
+// in the package documentation).
 const (
 	// IdleTimeout is the transactions' idle_in_transaction_session_timeout,
 	// evstore.DefaultLeaseTime: the server ends the session of an instance
@@ -133,7 +134,9 @@ func (p *Projector) Handle(ctx context.Context, events []evstore.StoredEvent) er
 // Position reads the stored position (the Sequence of the last event
 // applied; 0 for none) and adopts it: the next Handle expects the events
 // after it. This is how an instance that lost a conflict, or whose model
-// was rebuilt, catches up safely. It waits for no lock held by a Handle.
+// was rebuilt, catches up safely. It only reads, and so waits for no lock
+// held by a Handle, except when it records the consumer partition (once,
+// see below).
 //
 // Under Store.Consume, the first Position (or Handle) records the
 // partition of the consumer the projector runs as, and a Position from

@@ -49,7 +49,8 @@ const (
 // (modernc.org/sqlite binds $N to the Nth argument) and PostgreSQL.
 type Queries struct {
 	// Setup, if not empty, runs first in every transaction: $1 is the
-	// lock timeout, $2 the idle-in-transaction timeout, as text ("5000ms").
+	// lock timeout, $2 the idle-in-transaction timeout, as text ("5000ms"),
+	// each set unless the session has one already.
 	Setup string
 	// InitInTx makes New run its statements in one transaction, after
 	// Setup; else each runs on its own.

@@ -43,7 +43,12 @@ const sqliteBusyCode = 5
 // transaction, New's included, starts with Setup: its lock waits and its
 // idle time are bounded.
 var Postgres = Queries{
-	Setup:    `SELECT set_config('lock_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)`,
+	// A timeout the session already has (from the DSN, the role, the
+	// database or the server's configuration) is kept: a deliberate
+	// choice of the application or its administrator.
+	Setup: `SELECT
+		CASE current_setting('lock_timeout') WHEN '0' THEN set_config('lock_timeout', $1, true) END,
+		CASE current_setting('idle_in_transaction_session_timeout') WHEN '0' THEN set_config('idle_in_transaction_session_timeout', $2, true) END`,
 	InitInTx: true,
 	// current_schema() is where CREATE TABLE puts an unqualified table:
 	// the first schema of the search_path that exists.
