@@ -319,7 +319,7 @@ func eventList(events []Event) string {
 // readmodel's doc recommends for SQLite, and returns its Projector.
 func openReadModel(ctx context.Context, dir string, events codec.Codec[Event]) (*sql.DB, *readmodel.Projector, error) {
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "balances.db")+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -407,7 +407,8 @@ func (c *consumer) stop() error {
 }
 
 // waitForNewest waits until the read model has applied every event in the
-// store, and returns its position.
+// store (Store.WaitConsumer, up to the newest Sequence), and returns its
+// position.
 func (c *consumer) waitForNewest(ctx context.Context, store *evstore.Store, p *readmodel.Projector) (int64, error) {
 	all, err := store.Stream(ctx, evstore.All)
 	if err != nil {
@@ -417,24 +418,17 @@ func (c *consumer) waitForNewest(ctx context.Context, store *evstore.Store, p *r
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// The timeout only keeps the example from waiting forever should the
+	// consumer be stuck (an event its ApplyFunc keeps failing on, say).
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		pos, err := p.Position(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if pos >= m.Version {
-			return pos, nil
-		}
+	if err := store.WaitConsumer(wait, "balances", m.Version); err != nil {
 		select {
 		case <-c.stopped:
-			return 0, fmt.Errorf("the consumer stopped at Sequence %d of %d: %v", pos, m.Version, c.err)
-		case <-ctx.Done():
-			return 0, fmt.Errorf("the read model is at Sequence %d of %d: %w", pos, m.Version, ctx.Err())
-		case <-tick.C:
+			return 0, fmt.Errorf("the consumer stopped before Sequence %d: %v", m.Version, c.err)
+		default:
+			return 0, fmt.Errorf("the read model did not reach Sequence %d: %w", m.Version, err)
 		}
 	}
+	return p.Position(ctx)
 }

@@ -123,7 +123,7 @@ func run(ctx context.Context, w io.Writer, dir string) (err error) {
 	// The read model's database, with the settings readmodel's doc
 	// recommends for SQLite.
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "balances.db")+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -287,8 +287,8 @@ func (c *consumer) stop() error {
 }
 
 // waitForNewest waits until the read model has applied every event in the
-// store, polling the Projector's position until it reaches the newest
-// Sequence, and returns that position.
+// store (Store.WaitConsumer, up to the newest Sequence), and returns its
+// position.
 func (c *consumer) waitForNewest(ctx context.Context, store *evstore.Store, p *readmodel.Projector) (int64, error) {
 	all, err := store.Stream(ctx, evstore.All)
 	if err != nil {
@@ -300,26 +300,17 @@ func (c *consumer) waitForNewest(ctx context.Context, store *evstore.Store, p *r
 	}
 	// The timeout only keeps the example from waiting forever should the
 	// consumer be stuck (an event its ApplyFunc keeps failing on, say).
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		pos, err := p.Position(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if pos >= m.Version {
-			return pos, nil
-		}
+	if err := store.WaitConsumer(wait, "balances", m.Version); err != nil {
 		select {
 		case <-c.stopped:
-			return 0, fmt.Errorf("the consumer stopped at Sequence %d of %d: %v", pos, m.Version, c.err)
-		case <-ctx.Done():
-			return 0, fmt.Errorf("the read model is at Sequence %d of %d: %w", pos, m.Version, ctx.Err())
-		case <-tick.C:
+			return 0, fmt.Errorf("the consumer stopped before Sequence %d: %v", m.Version, c.err)
+		default:
+			return 0, fmt.Errorf("the read model did not reach Sequence %d: %w", m.Version, err)
 		}
 	}
+	return p.Position(ctx)
 }
 
 // printBalances prints the read model, which the application can query
