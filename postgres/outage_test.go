@@ -198,7 +198,9 @@ func TestCloseCutOff(t *testing.T) {
 			schema := testSchema(t)
 			p, dsn := newProxy(t)
 			direct := openStore(t, testDSN(t), schema)
-			cut := openStore(t, dsn, schema)
+			// Its notifier polls often, so that a poll is under way when
+			// Close begins.
+			cut := openStore(t, dsn, schema, WithPollInterval(100*time.Millisecond))
 			t.Cleanup(p.Close) // before the Stores' Close, which it unblocks if the test fails
 			const lease = 500 * time.Millisecond
 			write(t, direct, "a", 1)
@@ -257,6 +259,62 @@ func TestCloseCutOff(t *testing.T) {
 				t.Errorf("goroutines left once the proxy closed: %v", err)
 			}
 		})
+	}
+}
+
+// TestCloseCutOffWatch: Close of a Store that a partition cut off while a
+// Watch follows it returns (not forever), the Watch ends with ErrClosed,
+// and no goroutine is left behind.
+func TestCloseCutOffWatch(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	schema := testSchema(t)
+	p, dsn := newProxy(t)
+	// Its notifier polls often, so that a poll is under way when Close
+	// begins.
+	cut := openStore(t, dsn, schema, WithPollInterval(100*time.Millisecond))
+	t.Cleanup(p.Close) // before the Store's Close, which it unblocks if the test fails
+	write(t, cut, "a", 1)
+	all := mustStream(t, cut, evstore.All)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan struct{}, 1)
+	ended := make(chan error, 1)
+	go func() {
+		for _, err := range all.Watch(ctx, evstore.After(0)) {
+			if err != nil {
+				ended <- err
+				return
+			}
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
+		ended <- nil
+	}()
+	wait(t, "the Watch gets the first event", got, 20*time.Second)
+	// One that only the Store's listener can tell it about: it listens.
+	writer := openStore(t, testDSN(t), schema)
+	write(t, writer, "b", 1)
+	writer.Close()
+	wait(t, "the Watch gets the second event", got, 20*time.Second)
+
+	p.set(partition)
+	time.Sleep(500 * time.Millisecond) // the notifier's poll is stuck
+	closed := make(chan error, 1)
+	go func() { closed <- cut.Close() }()
+	if err := wait(t, "Close of the Store cut off", closed, 15*time.Second); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := wait(t, "the Watch, after Close", ended, 15*time.Second); !errors.Is(err, evstore.ErrClosed) {
+		t.Errorf("Watch: got %v, want %v", err, evstore.ErrClosed)
+	}
+	if err := goleak.Find(append([]goleak.Option{ignore}, proxyRuns...)...); err != nil {
+		t.Errorf("goroutines left after Close: %v", err)
+	}
+	p.Close()
+	if err := goleak.Find(ignore); err != nil {
+		t.Errorf("goroutines left once the proxy closed: %v", err)
 	}
 }
 
