@@ -143,7 +143,9 @@ func (n *notifier) start(ctx context.Context) error {
 		return err
 	}
 	n.started, n.head = true, last
-	runCtx, cancel := context.WithCancel(context.Background())
+	// The Store's lifetime: Close ends a read or poll under way at once,
+	// also one stuck on a database cut off.
+	runCtx, cancel := context.WithCancel(n.s.life)
 	n.cancel = cancel
 	n.wg.Add(1)
 	go n.run(runCtx, last)
