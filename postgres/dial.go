@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/go-event-sourcing/evstore"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -38,7 +39,7 @@ func newDialer(dial pgconn.DialFunc) *dialer {
 }
 
 // errDialerClosed is what a backend's dial returns after Close.
-var errDialerClosed = fmt.Errorf("evstore/postgres: %w", net.ErrClosed)
+var errDialerClosed = fmt.Errorf("evstore/postgres: dial: %w (%w)", evstore.ErrClosed, net.ErrClosed)
 
 // DialContext is a pgconn.DialFunc.
 func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
