@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"iter"
+	"math"
 	"time"
 )
 
@@ -109,10 +110,11 @@ func StartFrom(position int64) ConsumeOption { return func(c *consumeConfig) { c
 
 // LeaseTime sets how long an instance's lease lasts without renewal
 // (default DefaultLeaseTime, at least 100ms): after the active instance
-// dies, a standby takes over within it. The active instance renews it
-// every third of that. It trusts its lease for three quarters of the
-// lease time after the last successful renewal began, measured on the
-// monotonic clock: past that (the database does not answer, or the
+// dies, a standby takes over within it. The active instance renews it a
+// quarter of that after its last renewal (a checkpoint's save renews it
+// too), and soon again when that fails. It trusts its lease for three
+// quarters of the lease time after the last successful renewal began,
+// measured on the monotonic clock: past that (the database does not answer, or the
 // process was stopped), the ctx of a Handle in progress ends, no further
 // Handle starts, and the instance stands by again. That is a quarter of
 // the lease time (1.25s by default) before any other instance can take
@@ -166,10 +168,11 @@ func newConsumeConfig(opts []ConsumeOption) (consumeConfig, error) {
 // PartitionOf returns the partition, of members, that a stream belongs to:
 // the 32-bit FNV-1a hash of the stream id's UTF-8 bytes, modulo members.
 // Programs in other languages compute the same to split work alike.
-// members must be 1 to MaxPartitions; PartitionOf panics otherwise.
+// members must be 1 to math.MaxUint32 (Partition takes at most
+// MaxPartitions); PartitionOf panics otherwise.
 func PartitionOf(streamID string, members int) int {
-	if members < 1 || members > MaxPartitions {
-		panic(fmt.Sprintf("evstore: PartitionOf(%q, %d): members not between 1 and %d", streamID, members, MaxPartitions))
+	if members < 1 || uint64(members) > math.MaxUint32 {
+		panic(fmt.Sprintf("evstore: PartitionOf(%q, %d): members not between 1 and %d", streamID, members, uint64(math.MaxUint32)))
 	}
 	h := fnv.New32a()
 	h.Write([]byte(streamID))

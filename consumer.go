@@ -37,26 +37,17 @@ func (c *consumer) run(ctx context.Context) error {
 		lease, err := c.acquire(ctx)
 		if lease != nil {
 			err = c.active(ctx, lease)
-			if errors.Is(err, ErrLeaseLost) {
-				continue // stand by again
+			if errors.Is(err, ErrLeaseLost) && sleep(ctx, standbyPoll) {
+				continue // stand by again, after giving others a chance
 			}
 		}
 		switch {
-		case c.closed():
+		case c.s.closing():
 			return ErrClosed
 		case ctx.Err() != nil:
 			return nil
 		}
 		return err
-	}
-}
-
-func (c *consumer) closed() bool {
-	select {
-	case <-c.s.done:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -125,25 +116,54 @@ func (c *consumer) release(lease Lease) {
 }
 
 // A heldLease serialises the calls on a Lease of the active loop and its
-// renewer, and says how long the lease can be trusted.
+// renewer, and says how long the lease can be trusted. A successful Renew
+// or Save renews the lease (Lease.Save's contract): either moves the trust
+// on, and the timer that ends the handler's ctx with it.
 type heldLease struct {
-	mu    sync.Mutex
-	lease Lease
-	s     *Store
-	born  time.Time    // a reading of the monotonic clock: until's origin
-	until atomic.Int64 // the lease is trusted until born + until
+	s      *Store
+	ttl    time.Duration // the lease time
+	born   time.Time     // a reading of the monotonic clock: until's origin
+	until  atomic.Int64  // the lease is trusted until born + until
+	mu     sync.Mutex    // held by calls on lease, and by expire's changes
+	lease  Lease
+	expire *time.Timer // ends the handler's ctx once the trust has passed
 }
 
-// trustFor is how long after a successful Renew (or the acquisition)
-// began an instance trusts its lease: three quarters of the lease time.
-// No other instance can take the lease over before the whole lease time
-// has passed since then, so the handler's ctx ends, and no Handle starts,
-// at least a quarter of the lease time before a successor's Handle can.
+// trustFor is how long after a successful Renew or Save (or the
+// acquisition) began an instance trusts its lease: three quarters of the
+// lease time. No other instance can take the lease over before the whole
+// lease time has passed since then, so the handler's ctx ends, and no
+// Handle starts, at least a quarter of the lease time before a
+// successor's Handle can.
 func trustFor(lease time.Duration) time.Duration { return lease * 3 / 4 }
 
+// newHeldLease returns lease, trusted from start.
+func newHeldLease(s *Store, lease Lease, ttl time.Duration, start time.Time) *heldLease {
+	l := &heldLease{s: s, ttl: ttl, born: time.Now(), lease: lease}
+	l.trust(start)
+	return l
+}
+
+// arm makes the loss of trust cancel ctx with ErrLeaseLost.
+func (l *heldLease) arm(cancel context.CancelCauseFunc) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expire = time.AfterFunc(max(l.left(), 0), func() { cancel(ErrLeaseLost) })
+}
+
 // trust records that the lease holds until trustFor after start.
-func (l *heldLease) trust(start time.Time, lease time.Duration) {
-	l.until.Store(int64(start.Sub(l.born) + trustFor(lease)))
+func (l *heldLease) trust(start time.Time) {
+	l.until.Store(int64(start.Sub(l.born) + trustFor(l.ttl)))
+}
+
+// renewed moves the trust on after a successful call that began at start;
+// l.mu is held. An expire timer that has fired already has ended the
+// handler's ctx: the trust comes too late for this period.
+func (l *heldLease) renewed(start time.Time) {
+	l.trust(start)
+	if l.expire != nil {
+		l.expire.Reset(max(l.left(), 0))
+	}
 }
 
 // left returns how long the lease is still trusted, on the monotonic
@@ -153,47 +173,71 @@ func (l *heldLease) left() time.Duration {
 	return time.Duration(l.until.Load()) - time.Since(l.born)
 }
 
-// save saves a checkpoint. The events before it are handled, so the save
-// goes ahead even if ctx has just ended, for as long as the lease is
-// trusted: a save of a lease that may have passed to another instance is
-// pointless (the backend would refuse it), and one that hangs on a
-// database cut off must not hold up Close.
-func (l *heldLease) save(ctx context.Context, position int64, external bool) error {
-	left := l.left()
-	if left <= 0 {
-		return fmt.Errorf("%w: the lease was not renewed in time to save a checkpoint", ErrLeaseLost)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), left)
-	defer cancel()
+// stop stops the expire timer.
+func (l *heldLease) stop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, l.lease.Save(ctx, position, external) })
-	return err
+	if l.expire != nil {
+		l.expire.Stop()
+	}
 }
 
+// save saves a checkpoint. The events before it are handled, so the save
+// goes ahead even if ctx has just ended, for as long as the lease is
+// trusted (a quarter of the lease time at least, since a save renews it):
+// one that hangs on a database cut off must not hold up Close for long.
+func (l *heldLease) save(ctx context.Context, position int64, external bool) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(l.left(), l.ttl/4))
+	defer cancel()
+	return l.call(func() error { return l.lease.Save(ctx, position, external) })
+}
+
+// renew renews the lease, giving up when the trust passes (a quarter of
+// the lease time at least).
 func (l *heldLease) renew(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, max(l.left(), l.ttl/4))
+	defer cancel()
+	return l.call(func() error { return l.lease.Renew(ctx) })
+}
+
+// call runs f, a Save or a Renew, and moves the trust on when it
+// succeeds.
+func (l *heldLease) call(f func() error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, l.lease.Renew(ctx) })
+	start := time.Now()
+	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, f() })
+	if err == nil {
+		l.renewed(start)
+	}
 	return err
 }
 
 // active runs the consumer while it holds lease, and releases it. It
-// returns ErrLeaseLost when the lease passed to another instance.
+// returns ErrLeaseLost when the lease passed to another instance, or
+// could not be renewed in time.
 func (c *consumer) active(ctx context.Context, lease Lease) (err error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
-	held := &heldLease{lease: lease, s: c.s, born: time.Now()}
-	held.trust(c.leasedAt, c.cfg.lease)
+	held := newHeldLease(c.s, lease, c.cfg.lease, c.leasedAt)
 	var wg sync.WaitGroup
+	defer func() {
+		cancel(nil)
+		wg.Wait()
+		held.stop()
+		c.release(lease) // also after a loss: the backend frees what it holds
+	}()
+	// An acquisition that took long (a busy database) leaves little trust:
+	// renew at once rather than lose the lease before the first Handle.
+	if held.left() < c.cfg.lease/2 {
+		if err := held.renew(runCtx); err != nil {
+			return fmt.Errorf("%w: renew after a slow acquisition: %w", ErrLeaseLost, err)
+		}
+	}
+	held.arm(cancel)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		c.renew(runCtx, held, cancel)
-	}()
-	defer func() {
-		cancel(nil)
-		wg.Wait()
-		c.release(lease) // also after a loss: the backend frees what it holds
 	}()
 	err = c.follow(runCtx, held)
 	if cause := context.Cause(runCtx); errors.Is(cause, ErrLeaseLost) || errors.Is(err, ErrLeaseLost) {
@@ -203,45 +247,47 @@ func (c *consumer) active(ctx context.Context, lease Lease) (err error) {
 	return err
 }
 
-// renew keeps the lease alive until ctx ends, renewing it every third of
-// the lease time. It cancels ctx with ErrLeaseLost when the lease is lost,
-// or once it has not been renewed for trustFor (the database does not
-// answer, a writer connection is busy for long): a timer does, whatever
-// a Renew in flight is waiting for. It cancels ctx with ErrClosed when the
-// Store closes.
+// renew keeps the lease alive until ctx ends: it renews it when half of
+// the lease time is left of its trust (a quarter of the lease time after
+// the last Renew or Save), and again after a twelfth of the lease time
+// when that fails. The expire timer, not this goroutine, ends the handler's
+// ctx when the trust passes, whatever a Renew in flight is waiting for. It
+// cancels ctx with ErrLeaseLost when the backend says the lease was lost,
+// and with ErrClosed when the Store closes.
 func (c *consumer) renew(ctx context.Context, held *heldLease, cancel context.CancelCauseFunc) {
-	expire := time.AfterFunc(held.left(), func() { cancel(ErrLeaseLost) })
-	defer expire.Stop()
-	tick := time.NewTicker(c.cfg.lease / 3)
-	defer tick.Stop()
+	failed := false
 	for {
+		wait := held.left() - c.cfg.lease/2
+		if failed {
+			wait = c.cfg.lease / 12
+		}
+		t := time.NewTimer(max(wait, 0))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-c.s.done:
+			t.Stop()
 			cancel(ErrClosed)
 			return
-		case <-tick.C:
+		case <-t.C:
 		}
-		start := time.Now()
-		rctx, rcancel := context.WithTimeout(ctx, held.left())
-		err := held.renew(rctx)
-		rcancel()
-		switch {
-		case errors.Is(err, ErrLeaseLost):
+		if !failed && held.left() > c.cfg.lease/2 {
+			continue // a Save renewed it meanwhile
+		}
+		err := held.renew(ctx)
+		if errors.Is(err, ErrLeaseLost) {
 			cancel(ErrLeaseLost)
 			return
-		case err == nil:
-			held.trust(start, c.cfg.lease)
-			if !expire.Reset(held.left()) {
-				return // it expired meanwhile: ctx is cancelled
-			}
 		}
+		failed = err != nil
 	}
 }
 
 // follow hands events to the handler while ctx lasts.
 func (c *consumer) follow(ctx context.Context, held *heldLease) error {
+	ctx = withConsumer(ctx, c.key) // for ConsumerOf, in Handle and Position
+
 	failures := 0 // failed attempts in a row of Handle (or Position)
 	reads := 0    // failed reads in a row
 	var pos, head int64
@@ -280,8 +326,13 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 	}
 	defer sv.wait(ctx)
 	defer c.forget()
+	defer c.s.progress.leave(c.key)
+	published := int64(-1)
 	for {
-		c.s.progress.reach(c.key, pos)
+		if pos != published { // for WaitConsumer
+			c.s.progress.reach(c.key, pos)
+			published = pos
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -491,7 +542,7 @@ func (c *consumer) position(ctx context.Context) (pos int64, err error) {
 			err = fmt.Errorf("%w: consumer %q: Position: %v\n%s", ErrHandlerPanic, c.key.Name, p, debug.Stack())
 		}
 	}()
-	pos, err = c.positioner.Position(withConsumer(ctx, c.key))
+	pos, err = c.positioner.Position(ctx)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("evstore: consumer %q: position: %w", c.key.Name, err)
@@ -508,7 +559,7 @@ func (c *consumer) handle(ctx context.Context, events []StoredEvent) (err error)
 			err = fmt.Errorf("%w: consumer %q, events %d to %d: %v\n%s", ErrHandlerPanic, c.key.Name, events[0].Sequence, events[len(events)-1].Sequence, p, debug.Stack())
 		}
 	}()
-	return c.h.Handle(withConsumer(ctx, c.key), events)
+	return c.h.Handle(ctx, events)
 }
 
 // backoff returns the wait before retrying after the nth failure in a row.

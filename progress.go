@@ -2,7 +2,9 @@ package evstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
@@ -38,7 +40,9 @@ const waitPoll = 20 * time.Millisecond
 // position there is the one it last reported, at most a second old. The
 // partitions that do not select the event move past it when they handle a
 // later batch, or within a second once caught up: with Partition, expect
-// up to a second. A bad name or a negative position returns
+// up to a second. Events a consumer never handles count as processed
+// once it is past them: those its ConsumeFilter drops, and those before
+// its StartFrom. A bad name or a negative position returns
 // ErrInvalidArgument.
 func (s *Store) WaitConsumer(ctx context.Context, name string, position int64) error {
 	if err := checkConsumerName(name); err != nil {
@@ -51,10 +55,34 @@ func (s *Store) WaitConsumer(ctx context.Context, name string, position int64) e
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.life, cancel)() // Close ends the wait
+	var stored map[ConsumerKey]int64          // as the database last said
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	failures := 0
 	for {
-		at, moved := s.progress.of(name)
+		// The active instances of this Store know best; the database
+		// tells of the others.
+		here, moved := s.progress.of(name)
+		at := maps.Clone(stored)
+		if at == nil {
+			at = map[ConsumerKey]int64{}
+		}
+		maps.Copy(at, here)
 		if reached(at, position) {
 			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if s.closing() {
+				return ErrClosed
+			}
+			return ctx.Err()
+		case <-moved:
+			continue
+		case <-poll.C:
 		}
 		rows, err := call(s, func() (map[ConsumerKey]int64, error) {
 			rows := map[ConsumerKey]int64{}
@@ -68,29 +96,18 @@ func (s *Store) WaitConsumer(ctx context.Context, name string, position int64) e
 			}
 			return rows, nil
 		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		switch {
+		case err == nil:
+			stored, failures = rows, 0
+			poll.Reset(waitPoll)
+		case ctx.Err() != nil || errors.Is(err, ErrClosed):
+			// the select above says why
+			poll.Reset(0)
+		case permanent(err):
 			return err
-		}
-		for k, p := range at {
-			rows[k] = max(rows[k], p)
-		}
-		if reached(rows, position) {
-			return nil
-		}
-		t := time.NewTimer(waitPoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-s.done:
-			t.Stop()
-			return ErrClosed
-		case <-moved:
-			t.Stop()
-		case <-t.C:
+		default: // a database out of reach for a while: try again
+			failures++
+			poll.Reset(min(waitPoll<<min(failures, 6), time.Second))
 		}
 	}
 }
@@ -112,7 +129,7 @@ func reached(at map[ConsumerKey]int64, position int64) bool {
 	return false
 }
 
-// A progressBoard holds how far the consumers running in a Store got, and
+// A progressBoard holds how far the consumers active in a Store got, and
 // wakes WaitConsumer when one moves.
 type progressBoard struct {
 	mu    sync.Mutex
@@ -120,14 +137,11 @@ type progressBoard struct {
 	moved chan struct{} // closed at the next move; nil when nobody waits
 }
 
-// reach records that the consumer key has processed every event up to
-// position.
+// reach records that the consumer key, active in this Store, has
+// processed every event up to position.
 func (b *progressBoard) reach(key ConsumerKey, position int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if p, ok := b.at[key]; ok && p >= position {
-		return
-	}
 	if b.at == nil {
 		b.at = map[ConsumerKey]int64{}
 	}
@@ -136,6 +150,14 @@ func (b *progressBoard) reach(key ConsumerKey, position int64) {
 		close(b.moved)
 		b.moved = nil
 	}
+}
+
+// leave forgets key, which is no longer active in this Store: the
+// database has its position, and it may be reset.
+func (b *progressBoard) leave(key ConsumerKey) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.at, key)
 }
 
 // of returns the positions of the keys of name, and a channel closed at

@@ -74,6 +74,9 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// closing reports whether Close has begun.
+func (s *Store) closing() bool { return s.life.Err() != nil }
+
 // enter marks the start of a call into the Backend; leave ends it.
 func (s *Store) enter() error {
 	s.mu.Lock()

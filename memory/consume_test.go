@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -454,5 +455,105 @@ func TestConsumeHandlerCtxEndsBeforeTakeover(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("Consume after cancel: %v", err)
 		}
+	}
+}
+
+// slowAcquire is a backend whose AcquireLease takes a while, as on a busy
+// database.
+type slowAcquire struct {
+	*backend
+	delay time.Duration
+}
+
+func (s *slowAcquire) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
+	time.Sleep(s.delay)
+	return s.backend.AcquireLease(ctx, key, ttl)
+}
+
+// TestConsumeSlowAcquisition: an acquisition that takes most of the lease
+// time leaves the lease with little trust; the consumer renews it at once
+// and handles, rather than lose it before its first Handle and acquire it
+// again for ever.
+func TestConsumeSlowAcquisition(t *testing.T) {
+	b := &slowAcquire{backend: newBackend(), delay: 80 * time.Millisecond}
+	s := storeWithOneEvent(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	handled := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Consume(ctx, "c", evstore.HandlerFunc(func(context.Context, []evstore.StoredEvent) error {
+			once.Do(func() { close(handled) })
+			return nil
+		}), evstore.LeaseTime(100*time.Millisecond))
+	}()
+	select {
+	case <-handled:
+	case err := <-done:
+		t.Fatalf("Consume returned %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing handled in 30s: the lease was never trusted")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countingLister counts ListConsumers calls.
+type countingLister struct {
+	*backend
+	calls atomic.Int64
+}
+
+func (c *countingLister) ListConsumers(ctx context.Context) iter.Seq2[evstore.ConsumerInfo, error] {
+	c.calls.Add(1)
+	return c.backend.ListConsumers(ctx)
+}
+
+// TestWaitConsumerPolls: waiters read the database at their poll
+// interval, not each time a consumer of the Store moves.
+func TestWaitConsumerPolls(t *testing.T) {
+	b := &countingLister{backend: newBackend()}
+	s := storeWithOneEvent(t, b)
+	st, err := s.Stream(t.Context(), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		if _, err := st.Write(t.Context(), []evstore.CandidateEvent{{Type: "T"}, {Type: "T"}, {Type: "T"}, {Type: "T"}, {Type: "T"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Consume(ctx, "busy", evstore.HandlerFunc(func(context.Context, []evstore.StoredEvent) error {
+			time.Sleep(100 * time.Microsecond)
+			return nil
+		}), evstore.BatchSize(1))
+	}()
+	const waiters, window = 10, 300 * time.Millisecond
+	b.calls.Store(0)
+	var wg sync.WaitGroup
+	for range waiters {
+		wg.Go(func() {
+			wctx, wcancel := context.WithTimeout(t.Context(), window)
+			defer wcancel()
+			if err := s.WaitConsumer(wctx, "other", 1); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("WaitConsumer of a consumer that never runs: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	// Each waiter polls every 20ms: about 15 calls in the window.
+	if got, most := b.calls.Load(), int64(waiters*(int(window/(20*time.Millisecond))+1)*2); got > most {
+		t.Errorf("%d waiters made %d ListConsumers calls in %v, want at most %d", waiters, got, window, most)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -244,7 +244,7 @@ func (k *kit) testWaitConsumer(t *testing.T) {
 		}
 		return nil
 	}
-	startConsume(t, s, "c", rec, evstore.BatchSize(3))
+	r := startConsume(t, s, "c", rec, evstore.BatchSize(3))
 	if err := s.WaitConsumer(ctx(t), "c", 10); err != nil {
 		t.Fatalf("WaitConsumer(10): %v", err)
 	}
@@ -270,6 +270,18 @@ func (k *kit) testWaitConsumer(t *testing.T) {
 	}
 	if n := len(rec.events()); n != 12 {
 		t.Errorf("WaitConsumer(12) returned with %d events handled, want 12", n)
+	}
+	// Stopped and reset, the consumer has processed nothing again.
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetConsumer(ctx(t), "c", 0); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel = context.WithTimeout(ctx(t), 50*time.Millisecond)
+	defer cancel()
+	if err := s.WaitConsumer(short, "c", 12); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitConsumer(12) after ResetConsumer(0): got %v, want context.DeadlineExceeded", err)
 	}
 	// A consumer that has never run is waited for.
 	short, cancel = context.WithTimeout(ctx(t), 30*time.Millisecond)
