@@ -11,8 +11,9 @@
 // two tables, events and snapshots, and their unique constraints on
 // (stream_id, version) and (stream_id, idempotency_key). Metadata is jsonb,
 // payloads bytea, timestamps timestamptz. A third table, evstore_consumers,
-// keeps consumers' checkpoints. Tables that evstore adds are named
-// evstore_*, so that an application's own tables may share the schema.
+// keeps consumers' checkpoints, and their leases' lease_until (see
+// "Consumers"). Tables that evstore adds are named evstore_*, so that an
+// application's own tables may share the schema.
 //
 // The table evstore_schema holds the schema's version (SchemaVersion; a
 // schema without it, as evstore wrote before consumers, is at version 0).
@@ -21,9 +22,11 @@
 // turns; a migration that fails leaves the schema as it was. A schema that
 // a newer evstore migrated is refused with ErrNewerSchema. Evstore code
 // from before version 1 ignores the tables it does not know, and keeps
-// working on a migrated schema; code of version 1 kept checkpoints in a
-// table named consumers, which version 2 renames: stop its consumers
-// before a newer evstore opens the schema.
+// working on a migrated schema. Code of version 1 kept checkpoints in a
+// table named consumers, which version 2 renames evstore_consumers and
+// gives the column lease_until: there is no rolling upgrade from it. Stop
+// every process that runs it (its consumers, and its Stores too) before a
+// newer evstore opens the schema, and start only newer code after.
 //
 // # Global order
 //
@@ -57,26 +60,47 @@
 // and each reset moves it on).
 //
 // The lease ends when its session does. A consumer that stops releases it,
-// and a standby takes over at once. When the holder's process dies (kill
-// -9, a crash), the server closes the session as soon as it sees the
-// connection close, and a standby takes over at its next try. A holder
-// that stops running without closing its connection (SIGSTOP, a frozen
-// VM, a network cut the server has not seen) would keep its session, and
-// its lock, for ever; so the lease's connection sets idle_session_timeout
-// to the lease time: a holder that runs renews its lease every third of
-// it, and the server ends the session of one that has not for a whole
-// lease time. A stopped holder that comes back finds its session gone,
-// and its next Save or Renew returns evstore.ErrLeaseLost. On PostgreSQL
-// before 14, which has no idle_session_timeout, standbys of a stopped
-// holder wait until it runs again or dies; set the server's TCP keepalive
-// settings (tcp_keepalives_idle and friends) to bound what a network cut
-// costs.
+// and a standby takes over at once. A session can also end while its
+// holder runs on: the server restarts, the connection is reset, a pooler
+// or pg_terminate_backend drops it. The server then frees the lock at
+// once, but the holder learns of it only at its next Save or Renew, and
+// its Handle in progress may go on until then, or until the holder stops
+// trusting its lease, three quarters of the lease time after its last
+// renewal began (see evstore.LeaseTime). So that no standby handles
+// meanwhile, each renewal (the acquisition, each Save and each Renew)
+// sets the row's lease_until to the database's now() plus the lease time,
+// and Release, once the handler has returned, sets it to NULL. A standby
+// that takes the lock and finds lease_until to come keeps the lock and
+// waits, by the database server's clock, until then before it starts: a
+// quarter of the lease time at least after the old holder's handler ctx
+// ended. It cannot tell a holder whose session was cut from one that
+// died, so when the holder's process dies (kill -9, a crash), the server
+// frees the lock as soon as it sees the connection close, and a standby
+// takes over three quarters to all of a lease time after the death (a
+// lease time after the holder's last renewal). Instances of one consumer
+// should use one LeaseTime: a standby waits for the lease time of the
+// holder before it, and records its own. A step of the server's clock
+// (not NTP's slewing) changes the wait by as much; keep the clock of a
+// replica that may be promoted in step.
+//
+// A holder that stops running without closing its connection (SIGSTOP, a
+// frozen VM, a network cut the server has not seen) would keep its
+// session, and its lock, for ever; so the lease's connection sets
+// idle_session_timeout to the lease time: a holder that runs renews its
+// lease every quarter of it, and the server ends the session of one that
+// has not for a whole lease time, by when its lease_until has passed. A
+// stopped holder that comes back finds its session gone, and its next
+// Save or Renew returns evstore.ErrLeaseLost. On PostgreSQL before 14,
+// which has no idle_session_timeout, standbys of a stopped holder wait
+// until it runs again or dies; set the server's TCP keepalive settings
+// (tcp_keepalives_idle and friends) to bound what a network cut costs.
 //
 // Partitions: instances with the same Members lease their own partitions
 // side by side. An instance with another Members waits until none of them
 // runs: acquiring takes, under a transaction lock on the name, a
 // transaction lock on the key of every partition of the name under
-// another Members, and gives up if one is held. So when n changes, the
+// another Members, and gives up if one is held; it also waits for their
+// lease_until, as for its own key's. So when n changes, the
 // new partitions start once the old ones have all stopped, each from the
 // lowest checkpoint the old ones had reached (events between that and a
 // partition's own old checkpoint are delivered again).

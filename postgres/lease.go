@@ -12,6 +12,7 @@ import (
 	"github.com/go-event-sourcing/evstore"
 	"github.com/go-event-sourcing/evstore/internal/errs"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Consumers' checkpoints are rows of the table evstore_consumers (named
@@ -46,6 +47,26 @@ import (
 // Save and Renew also run on the lease's connection: while it is open the
 // session holds the lock, and once the session has ended (the lock with
 // it) they return ErrLeaseLost, whether or not another instance took over.
+//
+// Overlap. A session can end abruptly while its process runs on (a server
+// restart, a connection reset, pg_terminate_backend, a pooler dropping the
+// connection): the lock is free at once, but the holder learns of it only
+// at its next Save or Renew, and until then, up to three quarters of the
+// lease time after its last renewal began (see evstore.LeaseTime), its
+// Handle may go on. So the row's lease_until holds, by the database's
+// clock, the start of the holder's last renewal plus its lease time: the
+// acquisition sets it to now() + ttl, and so does each Save and Renew, in
+// the statement it already runs. A renewal's statement starts on the
+// server after the holder began it, so the holder's handler ctx has ended
+// by lease_until - ttl/4. Release, which the core calls once the handler
+// has returned, sets lease_until to NULL before it unlocks, so that a
+// clean handover stays immediate. An acquirer that finds lease_until, of
+// the key's row or of any row of the name under another Members, after
+// now() commits its acquisition (the lock is then held: other standbys
+// keep waiting), waits on the server until that time (pg_sleep_until),
+// and only then renews (lease_until = now() + ttl again) and returns the
+// lease. Meanwhile the row keeps the time it waits for, so that an
+// acquirer that gives up its wait leaves its successor the same one.
 
 // consumerStatements holds the SQL of consumers in a schema.
 type consumerStatements struct {
@@ -56,8 +77,10 @@ type consumerStatements struct {
 	upsert   string
 	// otherSplits lists the keys of a name under other Members.
 	otherSplits string
+	wait        string
 	renew       string
 	save        string
+	clear       string
 	unlock      string
 	held        string
 	resetOK     string
@@ -87,14 +110,23 @@ func newConsumerStatements(schema string) consumerStatements {
 		othersOK: "SELECT COALESCE(bool_and(pg_try_advisory_xact_lock(" + leaseKey("$1::text", "members", "partition", "name") + ")), true) " +
 			"FROM " + c + " WHERE name = $2 AND members <> $3",
 		lock: "SELECT pg_try_advisory_lock(" + leaseKey("$1::text", "$3::int", "$4::int", "$2::text") + ")",
-		upsert: "INSERT INTO " + c + " AS c (name, members, partition, generation) VALUES ($1, $2, $3, 1) " +
-			"ON CONFLICT (name, members, partition) DO UPDATE SET generation = c.generation + 1 " +
-			"RETURNING position, found, generation",
+		// The last one to wait for: the latest lease_until still to come
+		// of the key's row and of the name's rows under other Members.
+		// The row keeps it while the acquirer waits, or gets now() + ttl.
+		upsert: "WITH old AS (SELECT max(lease_until) AS lease_until FROM " + c +
+			" WHERE name = $1::text AND (members <> $2::int OR partition = $3::int)) " +
+			"INSERT INTO " + c + " AS c (name, members, partition, generation, lease_until) " +
+			"SELECT $1::text, $2::int, $3::int, 1, CASE WHEN old.lease_until > now() THEN old.lease_until ELSE " + untilSQL("$4") + " END FROM old " +
+			"ON CONFLICT (name, members, partition) DO UPDATE SET generation = c.generation + 1, lease_until = EXCLUDED.lease_until " +
+			"RETURNING position, found, generation, (SELECT lease_until FROM old WHERE lease_until > now())",
 		otherSplits: "SELECT partition, members, position, found, updated FROM " + c + " WHERE name = $1 AND members <> $2",
-		renew:       "SELECT generation FROM " + c + " WHERE name = $1 AND members = $2 AND partition = $3",
+		wait:        "SELECT pg_sleep_until($1)",
+		renew: "UPDATE " + c + " SET lease_until = " + untilSQL("$4") +
+			" WHERE name = $1 AND members = $2 AND partition = $3 AND generation = $5",
 		save: "UPDATE " + c + " SET position = $4, external = $5, found = true, " +
-			"updated = CASE WHEN found AND position = $4 THEN updated ELSE $6 END " +
-			"WHERE name = $1 AND members = $2 AND partition = $3 AND generation = $7",
+			"updated = CASE WHEN found AND position = $4 THEN updated ELSE $6 END, lease_until = " + untilSQL("$8") +
+			" WHERE name = $1 AND members = $2 AND partition = $3 AND generation = $7",
+		clear:  "UPDATE " + c + " SET lease_until = NULL WHERE name = $1 AND members = $2 AND partition = $3 AND generation = $4",
 		unlock: "SELECT pg_advisory_unlock(" + leaseKey("$1::text", "$3::int", "$4::int", "$2::text") + ")",
 		// Whether a session holds key, or the key of another Members of
 		// the name: pg_locks shows a bigint key as classid (high 32 bits)
@@ -117,13 +149,29 @@ func newConsumerStatements(schema string) consumerStatements {
 	}
 }
 
+// untilSQL is the SQL of now() plus a lease time, the parameter ttl (in
+// microseconds, see micros).
+func untilSQL(ttl string) string {
+	return "now() + " + ttl + "::int8 * interval '1 microsecond'"
+}
+
+// micros is ttl in microseconds, rounded up: lease_until is never early.
+func micros(ttl time.Duration) int64 {
+	return int64((ttl + time.Microsecond - 1) / time.Microsecond)
+}
+
 // leaseName is the application_name of lease connections.
 const leaseName = "evstore lease"
 
 // AcquireLease implements evstore.ConsumerBackend. It first asks pg_locks,
 // through the pool, whether the lease is free, so that standbys polling a
 // held lease open no connection; when it is, it opens the lease's
-// connection and takes the lock there.
+// connection and takes the lock there. If the last holder's session ended
+// without a Release, it then holds the lock until the last holder's
+// lease time has passed by the database's clock (see "Overlap" above),
+// or ctx ends. Instances of one consumer should use one lease time: an
+// acquirer waits for the lease time its predecessor had, and renews with
+// its own.
 func (b *backend) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("%w: lease time %v is not positive", evstore.ErrInvalidArgument, ttl)
@@ -147,7 +195,7 @@ func (b *backend) tryLease(ctx context.Context, key evstore.ConsumerKey, ttl tim
 	}
 	life, cancel := context.WithCancel(context.Background())
 	l := &lease{b: b, key: key, ttl: ttl, conn: conn, life: life, cancel: cancel}
-	ok, err := l.acquire(ctx)
+	ok, wait, err := l.acquire(ctx)
 	if err != nil || !ok {
 		// Closing the connection releases the lock if acquire took it.
 		b.closeConn(conn)
@@ -161,13 +209,51 @@ func (b *backend) tryLease(ctx context.Context, key evstore.ConsumerKey, ttl tim
 		l.close()
 		return nil, evstore.ErrClosed
 	}
+	if wait != nil {
+		if err := l.wait(ctx, *wait); err != nil {
+			l.cancel()
+			return nil, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "lease consumer %q: wait for the last holder's lease time", key.Name)
+		}
+	}
 	return l, nil
+}
+
+// wait waits, holding the lock, until the database's clock reads until,
+// then renews the lease. It gives up when ctx ends or the backend closes,
+// and then ends the lease (without clearing lease_until, which still says
+// until).
+func (l *lease) wait(ctx context.Context, until time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return l.ended
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(l.life, cancel)()
+	q, k := &l.b.sql.consumer, l.key
+	_, err := l.conn.Exec(wctx, q.wait, until)
+	if err == nil {
+		var tag pgconn.CommandTag
+		tag, err = l.conn.Exec(wctx, q.renew, k.Name, k.Members, k.Partition, micros(l.ttl), l.generation)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = evstore.ErrLeaseLost
+		}
+	}
+	if err != nil {
+		l.lost()
+		if l.life.Err() != nil {
+			return evstore.ErrClosed
+		}
+		return err
+	}
+	return nil
 }
 
 // leaseConn opens a lease's connection. On PostgreSQL 14 and later the
 // server ends its session once it has been idle for ttl, so that a holder
 // that stopped running (SIGSTOP, a frozen VM) loses the lock: the core
-// renews every ttl/3 while it runs.
+// renews every ttl/4 while it runs.
 func (b *backend) leaseConn(ctx context.Context, ttl time.Duration) (*pgx.Conn, error) {
 	cfg := b.pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = leaseName
@@ -212,36 +298,38 @@ type lease struct {
 var _ evstore.Lease = (*lease)(nil)
 
 // acquire takes the lock and the row in one transaction on l.conn, and
-// reports whether it did.
-func (l *lease) acquire(ctx context.Context) (bool, error) {
+// reports whether it did, and the lease_until of a holder whose lease
+// time has not passed (nil if none): the lease must not be used before.
+func (l *lease) acquire(ctx context.Context) (bool, *time.Time, error) {
 	q := &l.b.sql.consumer
 	k := l.key
 	tx, err := l.conn.Begin(ctx)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	defer tx.Rollback(context.Background())
 	if _, err := tx.Exec(ctx, q.nameLock, q.prefix, k.Name); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	var ok bool
 	if err := tx.QueryRow(ctx, q.othersOK, q.prefix, k.Name, k.Members).Scan(&ok); err != nil || !ok {
-		return false, err
+		return false, nil, err
 	}
 	// The lock is the session's from here on, whatever becomes of tx; on
 	// failure the caller closes the connection, which releases it.
 	if err := tx.QueryRow(ctx, q.lock, q.prefix, k.Name, k.Members, k.Partition).Scan(&ok); err != nil || !ok {
-		return false, err
+		return false, nil, err
 	}
-	if err := tx.QueryRow(ctx, q.upsert, k.Name, k.Members, k.Partition).Scan(&l.position, &l.found, &l.generation); err != nil {
-		return false, err
+	var wait *time.Time
+	if err := tx.QueryRow(ctx, q.upsert, k.Name, k.Members, k.Partition, micros(l.ttl)).Scan(&l.position, &l.found, &l.generation, &wait); err != nil {
+		return false, nil, err
 	}
 	if !l.found {
 		// A key without a checkpoint of its own starts where another
 		// split of the name got to.
 		rows, err := tx.Query(ctx, q.otherSplits, k.Name, k.Members)
 		if err != nil {
-			return false, err
+			return false, nil, err
 		}
 		var others []evstore.CheckpointRow
 		var r evstore.CheckpointRow
@@ -254,11 +342,11 @@ func (l *lease) acquire(ctx context.Context) (bool, error) {
 			others = append(others, r)
 			return nil
 		}); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		l.position, l.found = evstore.InheritCheckpoint(others)
 	}
-	return true, tx.Commit(ctx)
+	return true, wait, tx.Commit(ctx)
 }
 
 // Checkpoint implements evstore.Lease.
@@ -273,7 +361,7 @@ func (l *lease) Save(ctx context.Context, position int64, external bool) error {
 	return l.use(ctx, "save the checkpoint of", l.ttl, func(ctx context.Context, conn *pgx.Conn) error {
 		k := l.key
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		tag, err := conn.Exec(ctx, l.b.sql.consumer.save, k.Name, k.Members, k.Partition, position, external, now, l.generation)
+		tag, err := conn.Exec(ctx, l.b.sql.consumer.save, k.Name, k.Members, k.Partition, position, external, now, l.generation, micros(l.ttl))
 		if err == nil && tag.RowsAffected() == 0 {
 			return evstore.ErrLeaseLost
 		}
@@ -283,27 +371,36 @@ func (l *lease) Save(ctx context.Context, position int64, external bool) error {
 
 // Renew implements evstore.Lease: the lease lasts while its session does,
 // so Renew checks that the session is alive, and that the row is still at
-// the lease's generation. Like Save, it ignores ctx's cancellation but
-// not its deadline, nor ttl: a Renew the server has not answered by the
-// time the core stops trusting the lease loses it. The query also keeps
-// the session from being idle for longer than idle_session_timeout.
+// the lease's generation, as it moves the row's lease_until on (see
+// "Overlap" above). Like Save, it ignores ctx's cancellation but not its
+// deadline, nor ttl: a Renew the server has not answered by the time the
+// core stops trusting the lease loses it. The statement also keeps the
+// session from being idle for longer than idle_session_timeout.
 func (l *lease) Renew(ctx context.Context) error {
 	return l.use(ctx, "renew the lease of", l.ttl, func(ctx context.Context, conn *pgx.Conn) error {
 		k := l.key
-		var generation int64
-		err := conn.QueryRow(ctx, l.b.sql.consumer.renew, k.Name, k.Members, k.Partition).Scan(&generation)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && generation != l.generation {
+		tag, err := conn.Exec(ctx, l.b.sql.consumer.renew, k.Name, k.Members, k.Partition, micros(l.ttl), l.generation)
+		if err == nil && tag.RowsAffected() == 0 {
 			return evstore.ErrLeaseLost
 		}
 		return err
 	})
 }
 
-// Release implements evstore.Lease: it unlocks the key, so that a standby
-// can take it at once, and closes the connection.
+// Release implements evstore.Lease: it clears the row's lease_until (the
+// core releases once its handler has returned, so the next holder need
+// not wait for this one's lease time), then unlocks the key, so that a
+// standby can take it at once, and closes the connection. If the clearing
+// fails, the next holder waits for the lease time.
 func (l *lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.conn != nil && !l.conn.IsClosed() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		k := l.key
+		l.conn.Exec(cctx, l.b.sql.consumer.clear, k.Name, k.Members, k.Partition, l.generation)
+		cancel()
+	}
 	l.end(ctx, evstore.ErrLeaseLost)
 	l.cancel()
 	return nil

@@ -91,11 +91,46 @@ func consumers(t *testing.T, b *backend) []string {
 // pid returns the server process of l's connection.
 func pid(l evstore.Lease) uint32 { return l.(*lease).conn.PgConn().PID() }
 
+// leaseUntil returns the lease_until of key's row in schema (nil: NULL).
+func leaseUntil(t *testing.T, conn *pgx.Conn, schema string, key evstore.ConsumerKey) *time.Time {
+	t.Helper()
+	var until *time.Time
+	if err := conn.QueryRow(context.Background(), "SELECT lease_until FROM "+pgx.Identifier{schema}.Sanitize()+".evstore_consumers WHERE name = $1 AND members = $2 AND partition = $3",
+		key.Name, key.Members, key.Partition).Scan(&until); err != nil {
+		t.Fatal(err)
+	}
+	return until
+}
+
+// isHeld reports whether a session holds key's lock (pg_locks, through
+// b's pool: the check AcquireLease makes first).
+func isHeld(t *testing.T, b *backend, key evstore.ConsumerKey) bool {
+	t.Helper()
+	q := &b.sql.consumer
+	var held bool
+	if err := b.pool.QueryRow(context.Background(), q.held, q.prefix, key.Name, key.Members, key.Partition).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	return held
+}
+
+// terminate ends the session of l's connection, as a server restart, a
+// connection reset or a pooler dropping it would, and waits until it has
+// ended.
+func terminate(t *testing.T, l evstore.Lease) {
+	t.Helper()
+	var ok bool
+	if err := testConn(t).QueryRow(context.Background(), "SELECT pg_terminate_backend($1, 10000)", int32(pid(l))).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate the holder's session: got %v, %v", ok, err)
+	}
+}
+
 // TestLeaseTwoPools: two Stores' backends (two pools) contend for a lease;
-// the standby gets it, with the checkpoint, as soon as the holder releases.
+// the standby gets it, with the checkpoint, as soon as the holder releases
+// (which clears lease_until: there is no lease time to wait for).
 func TestLeaseTwoPools(t *testing.T) {
 	ctx := context.Background()
-	schema := testSchema(t)
+	schema, conn := testSchema(t), testConn(t)
 	a, b := testBackend(t, schema), testBackend(t, schema)
 	key := evstore.ConsumerKey{Name: "projector"}
 	la := mustAcquire(t, a, key)
@@ -108,10 +143,20 @@ func TestLeaseTwoPools(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustBeHeld(t, b, key)
+	if until := leaseUntil(t, conn, schema, key); until == nil {
+		t.Error("lease_until of a held lease: got NULL, want a time")
+	}
 	if err := la.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if until := leaseUntil(t, conn, schema, key); until != nil {
+		t.Errorf("lease_until after Release: got %v, want NULL", until)
+	}
+	start := time.Now()
 	lb := mustAcquire(t, b, key) // at once, no retry
+	if took := time.Since(start); took >= testTTL/2 {
+		t.Errorf("acquisition after a Release took %v, want at once", took)
+	}
 	checkpoint(t, lb, 10, true)
 	if ga, gb := la.(*lease).generation, lb.(*lease).generation; gb <= ga {
 		t.Errorf("generations: got %d then %d, want them to grow", ga, gb)
@@ -123,22 +168,44 @@ func TestLeaseTwoPools(t *testing.T) {
 }
 
 // TestLeaseSessionEnds: when the holder's session ends (here it is
-// terminated, as the server does when the holder's process dies), the
-// standby takes the lease, and the old holder can no longer save.
+// terminated, as the server does when the holder's process dies, or when
+// it restarts), the standby takes the lock at once, but returns the lease
+// only once the holder's lease time since its last renewal has passed
+// (meanwhile the lock stays held); and the old holder can no longer save.
 func TestLeaseSessionEnds(t *testing.T) {
 	ctx := context.Background()
-	schema, conn := testSchema(t), testConn(t)
-	a, b := testBackend(t, schema), testBackend(t, schema)
+	schema := testSchema(t)
+	a, b, c := testBackend(t, schema), testBackend(t, schema), testBackend(t, schema)
 	key := evstore.ConsumerKey{Name: "c", Partition: 1, Members: 2}
-	la := mustAcquire(t, a, key)
+	const ttl = time.Second
+	la := acquire(t, a, key, ttl)
+	if la == nil {
+		t.Fatal("got no lease, want one")
+	}
+	renewed := time.Now()
 	if err := la.Save(ctx, 5, false); err != nil {
 		t.Fatal(err)
 	}
-	var ok bool
-	if err := conn.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int32(pid(la))).Scan(&ok); err != nil || !ok {
-		t.Fatalf("terminate the holder's session: got %v, %v", ok, err)
+	terminate(t, la)
+	got := make(chan evstore.Lease, 1)
+	go func() {
+		l, err := b.AcquireLease(ctx, key, testTTL)
+		if err != nil {
+			t.Errorf("acquire: %v", err)
+		}
+		got <- l
+	}()
+	eventually(t, "the lock taken", 10*time.Second, func() bool { return isHeld(t, c, key) })
+	mustBeHeld(t, c, key)
+	lb := wait(t, "the acquisition", got, 10*time.Second)
+	if lb == nil {
+		t.Fatal("got no lease, want one")
 	}
-	lb := mustAcquire(t, b, key)
+	took := time.Since(renewed)
+	t.Logf("the acquisition returned %v after the holder's last renewal began (its lease time %v)", took.Round(time.Millisecond), ttl)
+	if took < ttl || took > ttl+2*time.Second {
+		t.Errorf("the acquisition returned %v after the holder's last renewal began, want its lease time (%v) after", took.Round(time.Millisecond), ttl)
+	}
 	checkpoint(t, lb, 5, true)
 	if err := la.Save(ctx, 7, false); !errors.Is(err, evstore.ErrLeaseLost) {
 		t.Errorf("old holder's Save: got %v, want %v", err, evstore.ErrLeaseLost)
@@ -158,13 +225,108 @@ func TestLeaseSessionEnds(t *testing.T) {
 	lb.Release(ctx)
 }
 
+// TestLeaseWaitGivenUp: an acquisition that waits for the last holder's
+// lease time gives up when its ctx ends, frees the lock, and leaves
+// lease_until as it was, so that the next acquirer waits for the same
+// time, not a lease time more.
+func TestLeaseWaitGivenUp(t *testing.T) {
+	ctx := context.Background()
+	schema, conn := testSchema(t), testConn(t)
+	a, b := testBackend(t, schema), testBackend(t, schema)
+	key := evstore.ConsumerKey{Name: "w"}
+	const ttl = time.Second
+	la := acquire(t, a, key, ttl)
+	if la == nil {
+		t.Fatal("got no lease, want one")
+	}
+	if err := la.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	until := leaseUntil(t, conn, schema, key)
+	if until == nil {
+		t.Fatal("lease_until of a held lease: got NULL, want a time")
+	}
+	terminate(t, la)
+
+	short, cancel := context.WithTimeout(ctx, ttl/5)
+	start := time.Now()
+	l, err := b.AcquireLease(short, key, ttl)
+	cancel()
+	if l != nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire with a ctx that ends during the wait: got %v, %v; want %v", l, err, context.DeadlineExceeded)
+	}
+	if took := time.Since(start); took > ttl/2 {
+		t.Errorf("acquire with a ctx that ends during the wait: returned after %v, want once it ended (%v)", took.Round(time.Millisecond), ttl/5)
+	}
+	if got := leaseUntil(t, conn, schema, key); got == nil || !got.Equal(*until) {
+		t.Errorf("lease_until after a wait given up: got %v, want %v as it was", got, until)
+	}
+	eventually(t, "the lock freed", 10*time.Second, func() bool { return !isHeld(t, b, key) })
+
+	lb := acquire(t, b, key, ttl)
+	if lb == nil {
+		t.Fatal("got no lease, want one")
+	}
+	if now := time.Now(); now.Before(*until) || now.After(until.Add(ttl)) {
+		t.Errorf("the next acquisition returned at %v, want at the last holder's lease_until (%v)", now, until)
+	}
+	lb.Release(ctx)
+}
+
+// TestLeaseWaitOtherMembers: an instance that splits the consumer
+// differently also waits for the lease time of a holder under another
+// Members whose session ended; one of another partition under the same
+// Members does not (their events are not the same).
+func TestLeaseWaitOtherMembers(t *testing.T) {
+	ctx := context.Background()
+	schema, conn := testSchema(t), testConn(t)
+	a, b := testBackend(t, schema), testBackend(t, schema)
+	const ttl = time.Second
+	holders := map[string]evstore.ConsumerKey{"m": {Name: "m"}, "p": {Name: "p", Partition: 0, Members: 2}}
+	var until *time.Time
+	for name, key := range holders {
+		l := acquire(t, a, key, ttl)
+		if l == nil {
+			t.Fatalf("%s: got no lease, want one", name)
+		}
+		if name == "m" {
+			until = leaseUntil(t, conn, schema, key)
+		}
+		terminate(t, l)
+	}
+
+	start := time.Now()
+	l := acquire(t, b, evstore.ConsumerKey{Name: "p", Partition: 1, Members: 2}, ttl)
+	if l == nil {
+		t.Fatal("p 1/2: got no lease, want one")
+	}
+	if took := time.Since(start); took >= ttl/2 {
+		t.Errorf("p 1/2: the acquisition took %v, want no wait for p 0/2", took.Round(time.Millisecond))
+	}
+	l.Release(ctx)
+	l = acquire(t, b, evstore.ConsumerKey{Name: "m", Partition: 1, Members: 2}, ttl)
+	if l == nil {
+		t.Fatal("m 1/2: got no lease, want one")
+	}
+	if now := time.Now(); now.Before(*until) {
+		t.Errorf("m 1/2: the acquisition returned %v before the lease_until of the holder of m 0/0", until.Sub(now))
+	}
+	t.Logf("m 1/2: the acquisition returned %v after the holder of m 0/0 was cut off (lease time %v)", time.Since(start).Round(time.Millisecond), ttl)
+	l.Release(ctx)
+}
+
 // TestLeaseFencedByGeneration: a holder whose generation moved on (as a
 // reset or a successor moves it) saves nothing.
 func TestLeaseFencedByGeneration(t *testing.T) {
 	ctx := context.Background()
 	schema, conn := testSchema(t), testConn(t)
 	b := testBackend(t, schema)
-	l := mustAcquire(t, b, evstore.ConsumerKey{Name: "c"})
+	// A short lease time: the lost lease is not released, so its
+	// successor waits for it.
+	l := acquire(t, b, evstore.ConsumerKey{Name: "c"}, 100*time.Millisecond)
+	if l == nil {
+		t.Fatal("got no lease, want one")
+	}
 	if err := l.Save(ctx, 3, false); err != nil {
 		t.Fatal(err)
 	}
@@ -623,8 +785,11 @@ func TestLeaseDeadline(t *testing.T) {
 		if !errors.Is(err, evstore.ErrLeaseLost) {
 			t.Errorf("%s after the deadline: got %v, want %v", tt.name, err, evstore.ErrLeaseLost)
 		}
-		// Lost: its lock is free at once.
-		mustAcquire(t, other, evstore.ConsumerKey{Name: "passed " + tt.name}).Release(ctx)
+		// Lost: its lock is free at once (a successor would then wait for
+		// the lease time: its handler may still run).
+		if isHeld(t, other, evstore.ConsumerKey{Name: "passed " + tt.name}) {
+			t.Errorf("%s after the deadline: the lock is still held", tt.name)
+		}
 	}
 
 	leases := []evstore.Lease{take("cut Save"), take("cut Renew")}

@@ -28,7 +28,10 @@ import (
 //     package documentation, "Consumers");
 //   - 2: consumers renamed evstore_consumers, so that evstore's tables are
 //     all named evstore_* but events and snapshots, and an application's
-//     own table named consumers can share the schema.
+//     own table named consumers can share the schema; and its column
+//     lease_until, the database's time until which the last holder of a
+//     consumer's lease may still be handling events (see lease.go,
+//     "Overlap").
 const SchemaVersion = 2
 
 // ErrNewerSchema means the schema was migrated by a newer evstore, to a
@@ -55,27 +58,31 @@ var migrations = []func(from int) string{
 	func(int) string { return createConsumers },
 	// 2: consumers renamed evstore_consumers, with its primary key's
 	// index, whose name would otherwise stop the application from making
-	// a table named consumers with a primary key. A schema that was at 0
-	// got evstore_consumers from 1.
+	// a table named consumers with a primary key; and the column
+	// lease_until (NULL in every row: no holder to wait for, as the
+	// consumers of older code must be stopped first). A schema that was
+	// at 0 got evstore_consumers, with the column, from 1.
 	func(from int) string {
 		if from != 1 {
 			return ""
 		}
 		return `ALTER TABLE {{schema}}.consumers RENAME TO evstore_consumers;
-ALTER TABLE {{schema}}.evstore_consumers RENAME CONSTRAINT consumers_pkey TO evstore_consumers_pkey`
+ALTER TABLE {{schema}}.evstore_consumers RENAME CONSTRAINT consumers_pkey TO evstore_consumers_pkey;
+ALTER TABLE {{schema}}.evstore_consumers ADD COLUMN lease_until timestamptz`
 	},
 }
 
 // createConsumers creates the table of consumers' checkpoints.
 const createConsumers = `CREATE TABLE {{schema}}.evstore_consumers (
-    name       text COLLATE "C" NOT NULL,
-    members    integer     NOT NULL,
-    partition  integer     NOT NULL,
-    position   bigint      NOT NULL DEFAULT 0,
-    found      boolean     NOT NULL DEFAULT false,
-    external   boolean     NOT NULL DEFAULT false,
-    updated    timestamptz,
-    generation bigint      NOT NULL DEFAULT 0,
+    name        text COLLATE "C" NOT NULL,
+    members     integer     NOT NULL,
+    partition   integer     NOT NULL,
+    position    bigint      NOT NULL DEFAULT 0,
+    found       boolean     NOT NULL DEFAULT false,
+    external    boolean     NOT NULL DEFAULT false,
+    updated     timestamptz,
+    generation  bigint      NOT NULL DEFAULT 0,
+    lease_until timestamptz,
     PRIMARY KEY (name, members, partition)
 )`
 

@@ -162,19 +162,22 @@ func TestMigrateV0(t *testing.T) {
 }
 
 // TestMigrateV1: Open migrates a schema at version 1, whose consumers'
-// table was named consumers: it is renamed evstore_consumers with its rows,
-// consumers go on from their checkpoints, and the name consumers is free
-// for the application.
+// table was named consumers: it is renamed evstore_consumers with its rows
+// (and lease_until, NULL in each), consumers go on from their checkpoints,
+// and the name consumers is free for the application.
 func TestMigrateV1(t *testing.T) {
 	ctx := context.Background()
 	schema, conn := testSchema(t), testConn(t)
-	want := createV1(t, conn, schema)
+	var want []string
+	for _, r := range createV1(t, conn, schema) {
+		want = append(want, strings.TrimSuffix(r, ")")+",)")
+	}
 	b := testBackend(t, schema)
 	if got := versionOf(t, conn, schema); got != SchemaVersion {
 		t.Errorf("after Open: version %d, want %d", got, SchemaVersion)
 	}
 	if got := rows(t, conn, schema, "evstore_consumers"); !slices.Equal(got, want) {
-		t.Errorf("evstore_consumers: got %q, want the rows consumers had, %q", got, want)
+		t.Errorf("evstore_consumers: got %q, want the rows consumers had, with a NULL lease_until, %q", got, want)
 	}
 	for _, tt := range []struct {
 		name string
@@ -187,7 +190,11 @@ func TestMigrateV1(t *testing.T) {
 	if got, want := fmt.Sprint(consumers(t, b)), "[c 0/0 @5 p 1/2 @7 q 0/2 @0]"; got != want {
 		t.Errorf("consumers: got %s, want %s", got, want)
 	}
+	start := time.Now()
 	l := mustAcquire(t, b, evstore.ConsumerKey{Name: "c"})
+	if took := time.Since(start); took >= testTTL/2 {
+		t.Errorf("acquisition after the migration took %v, want no wait (no lease time recorded)", took.Round(time.Millisecond))
+	}
 	checkpoint(t, l, 5, true)
 	if got := l.(*lease).generation; got != 4 {
 		t.Errorf("generation: got %d, want 4 (3 before the migration)", got)
@@ -198,6 +205,49 @@ func TestMigrateV1(t *testing.T) {
 	l.Release(ctx)
 	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{schema}.Sanitize()+".consumers (id int PRIMARY KEY)"); err != nil {
 		t.Errorf("the application's table consumers, after the migration: %v", err)
+	}
+}
+
+// TestMigratedColumns: evstore_consumers has the same columns (in the same
+// order, with the same types, defaults and collations) and primary key in
+// a new schema as in ones migrated from versions 0 and 1.
+func TestMigratedColumns(t *testing.T) {
+	conn := testConn(t)
+	describe := func(schema string) []string {
+		t.Helper()
+		r, err := conn.Query(context.Background(), `SELECT concat_ws(' ', column_name, data_type, is_nullable, column_default, collation_name)
+FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'evstore_consumers' ORDER BY ordinal_position`, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, err := pgx.CollectRows(r, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pkey string
+		if err := conn.QueryRow(context.Background(), `SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = to_regclass($1) AND contype = 'p'`, pgx.Identifier{schema, "evstore_consumers"}.Sanitize()).Scan(&pkey); err != nil {
+			t.Fatal(err)
+		}
+		return append(cols, pkey)
+	}
+	fresh := testSchema(t)
+	testBackend(t, fresh)
+	want := describe(fresh)
+	if !slices.Contains(want, "lease_until timestamp with time zone YES") {
+		t.Errorf("new schema: got columns %q, want lease_until among them", want)
+	}
+	for _, from := range []int{0, 1} {
+		schema := testSchema(t)
+		if from == 0 {
+			createV0(t, conn, schema)
+		} else {
+			createV1(t, conn, schema)
+		}
+		testBackend(t, schema)
+		if got := describe(schema); !slices.Equal(got, want) {
+			t.Errorf("migrated from %d: got %q, want as a new schema's, %q", from, got, want)
+		}
 	}
 }
 

@@ -375,3 +375,170 @@ func TestHandlerCtxEndsBeforeTakeover(t *testing.T) {
 		t.Errorf("the standby's Consume returned: %v", err)
 	}
 }
+
+// A renewSignal is a backend whose leases tell of each successful Renew
+// on renewed (dropped when it is full).
+type renewSignal struct {
+	*backend
+	renewed chan struct{}
+}
+
+func (r *renewSignal) AcquireLease(ctx context.Context, key evstore.ConsumerKey, ttl time.Duration) (evstore.Lease, error) {
+	l, err := r.backend.AcquireLease(ctx, key, ttl)
+	if l == nil {
+		return nil, err
+	}
+	return &signalLease{Lease: l, renewed: r.renewed}, err
+}
+
+type signalLease struct {
+	evstore.Lease
+	renewed chan<- struct{}
+}
+
+func (l *signalLease) Renew(ctx context.Context) error {
+	err := l.Lease.Renew(ctx)
+	if err == nil {
+		select {
+		case l.renewed <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// TestHandlerCtxEndsBeforeTakeoverOnReset: when the active instance's
+// session ends abruptly while its process runs on (here the proxy goes
+// down, as when the server restarts, the connection is reset or a pooler
+// drops it), the lock is free at once, but the standby that takes it
+// waits until the holder's lease time since its last renewal has passed
+// by the database's clock; so the ctx of the holder's Handle in progress
+// ends, a quarter of the lease time at least, before the standby handles
+// anything. The cut comes just after a renewal, so that the holder learns
+// of it at its next one only, a quarter of the lease time later.
+func TestHandlerCtxEndsBeforeTakeoverOnReset(t *testing.T) {
+	schema := testSchema(t)
+	p, dsn := newProxy(t)
+	b, err := open(context.Background(), dsn, []Option{WithSchema(schema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signal := &renewSignal{backend: b, renewed: make(chan struct{}, 1)}
+	cut := evstore.NewStore(signal)
+	t.Cleanup(func() { cut.Close() })
+	direct := openStore(t, testDSN(t), schema)
+	const lease = 2 * time.Second
+	write(t, direct, "a", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	handling := make(chan struct{})
+	ended := make(chan time.Time, 1)
+	var once sync.Once
+	holder := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			return errors.New("want only one Handle")
+		}
+		close(handling)
+		<-ctx.Done()
+		ended <- time.Now()
+		return ctx.Err()
+	})
+	took := make(chan time.Time, 1)
+	standby := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+		select {
+		case took <- time.Now():
+		default:
+		}
+		return nil
+	})
+	consume(ctx, cut, "c", holder, evstore.LeaseTime(lease))
+	wait(t, "the holder handles", handling, 20*time.Second)
+	standbyDone := consume(ctx, direct, "c", standby, evstore.LeaseTime(lease))
+	time.Sleep(lease / 8) // the standby polls
+	select {
+	case <-signal.renewed: // an older one
+	default:
+	}
+	wait(t, "the holder renews", signal.renewed, 10*time.Second)
+
+	p.set(down)
+	cutAt := time.Now()
+	end := wait(t, "the holder's handler ctx ends", ended, 30*time.Second)
+	start := wait(t, "the standby handles", took, 30*time.Second)
+	t.Logf("after the holder's connections were reset: its handler ctx ended at %v, the standby handled at %v (lease time %v)",
+		end.Sub(cutAt).Round(time.Millisecond), start.Sub(cutAt).Round(time.Millisecond), lease)
+	if !end.Before(start) {
+		t.Fatalf("the standby handled %v before the holder's handler ctx ended", end.Sub(start).Round(time.Millisecond))
+	}
+	// The holder's trust ends three quarters of the lease time after its
+	// renewal began; the standby waits for the whole lease time.
+	if gap := start.Sub(end); gap < lease/8 {
+		t.Errorf("the standby handled %v after the holder's handler ctx ended, want a quarter of the lease time (%v) or about", gap.Round(time.Millisecond), lease/4)
+	}
+	if err, ok := returned(standbyDone); ok {
+		t.Errorf("the standby's Consume returned: %v", err)
+	}
+}
+
+// TestCleanStopHandsOverAtOnce: a consumer that stops (its ctx ends)
+// clears its lease time as it releases its lease, so that a standby on
+// another Store takes over at once, not a lease time after the stopped
+// one's last renewal.
+func TestCleanStopHandsOverAtOnce(t *testing.T) {
+	schema := testSchema(t)
+	a, b := openStore(t, testDSN(t), schema), openStore(t, testDSN(t), schema)
+	const lease = 2 * time.Second
+	write(t, a, "a", 1)
+
+	// The holder handles event 1, and blocks on event 2 until it stops.
+	holderCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	first, second := make(chan struct{}), make(chan struct{})
+	holder := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+		if events[0].Sequence == 1 {
+			close(first)
+			return nil
+		}
+		close(second)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	holderDone := consume(holderCtx, a, "c", holder, evstore.LeaseTime(lease), evstore.BatchSize(1))
+	wait(t, "the holder handles event 1", first, 20*time.Second)
+	eventually(t, "the checkpoint at 1", 20*time.Second, func() bool { return position(t, a, "c") == 1 })
+	write(t, a, "a", 1)
+	wait(t, "the holder handles event 2", second, 20*time.Second)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	took := make(chan time.Time, 1)
+	standby := evstore.HandlerFunc(func(ctx context.Context, events []evstore.StoredEvent) error {
+		select {
+		case took <- time.Now():
+		default:
+		}
+		return nil
+	})
+	standbyDone := consume(ctx, b, "c", standby, evstore.LeaseTime(lease))
+	time.Sleep(lease / 4) // the standby polls, the holder renews
+	if len(took) > 0 {
+		t.Fatal("the standby handled while the holder was active")
+	}
+
+	stop()
+	if err := wait(t, "the holder's Consume after its ctx ended", holderDone, 15*time.Second); err != nil {
+		t.Errorf("the holder's Consume: got %v, want nil", err)
+	}
+	stopped := time.Now()
+	start := wait(t, "the standby handles", took, 15*time.Second)
+	t.Logf("the standby handled %v after the holder's Consume returned (lease time %v)", start.Sub(stopped).Round(time.Millisecond), lease)
+	if d := start.Sub(stopped); d >= lease/2 {
+		t.Errorf("the standby handled %v after the holder's Consume returned, want at once (well under the lease time, %v)", d.Round(time.Millisecond), lease)
+	}
+	if err, ok := returned(standbyDone); ok {
+		t.Errorf("the standby's Consume returned: %v", err)
+	}
+}
