@@ -129,7 +129,10 @@ func StartFrom(position int64) ConsumeOption { return func(c *consumeConfig) { c
 // (by more than that quarter) lets a standby take over while the holder
 // still trusts its lease, and one stepped back keeps standbys waiting for
 // longer. Run NTP in slewing mode, as is usual, on machines that share a
-// file. PostgreSQL's leases (database sessions) do not depend on clocks.
+// file. PostgreSQL's leases are database sessions, and a standby that
+// takes over from a session that ended uncleanly waits out the old
+// holder's lease by the server's one clock: only a step of that clock (a
+// promoted replica's, say) matters there.
 func LeaseTime(d time.Duration) ConsumeOption { return func(c *consumeConfig) { c.lease = d } }
 
 // ConsumeRetry sets the policy for a Handle that fails: it is retried,
