@@ -187,26 +187,26 @@ func (l *heldLease) stop() {
 // trusted (a quarter of the lease time at least, since a save renews it):
 // one that hangs on a database cut off must not hold up Close for long.
 func (l *heldLease) save(ctx context.Context, position int64, external bool) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(l.left(), l.ttl/4))
-	defer cancel()
-	return l.call(func() error { return l.lease.Save(ctx, position, external) })
+	return l.call(context.WithoutCancel(ctx), func(ctx context.Context) error { return l.lease.Save(ctx, position, external) })
 }
 
 // renew renews the lease, giving up when the trust passes (a quarter of
 // the lease time at least).
 func (l *heldLease) renew(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, max(l.left(), l.ttl/4))
-	defer cancel()
-	return l.call(func() error { return l.lease.Renew(ctx) })
+	return l.call(ctx, l.lease.Renew)
 }
 
-// call runs f, a Save or a Renew, and moves the trust on when it
-// succeeds.
-func (l *heldLease) call(f func() error) error {
+// call runs f, a Save or a Renew, until the trust passes (a quarter of the
+// lease time at least: a Save or Renew may restore it), and moves the trust
+// on when it succeeds. The time left is taken once l.mu is held, after a
+// call in flight that may have moved it.
+func (l *heldLease) call(ctx context.Context, f func(context.Context) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, max(l.left(), l.ttl/4))
+	defer cancel()
 	start := time.Now()
-	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, f() })
+	_, err := call(l.s, func() (struct{}, error) { return struct{}{}, f(ctx) })
 	if err == nil {
 		l.renewed(start)
 	}
@@ -355,6 +355,9 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			// stopped for longer than the lease: look at the clock.
 			if held.left() <= 0 {
 				return ErrLeaseLost
+			}
+			if ctx.Err() != nil {
+				return nil
 			}
 			if err := c.handle(ctx, events); err != nil {
 				c.forget()

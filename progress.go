@@ -35,8 +35,9 @@ const waitPoll = 20 * time.Millisecond
 // It returns nil once the position is reached, ctx's error when ctx ends
 // first, and ErrClosed when the Store closes. A consumer that has not run
 // yet is waited for. A consumer running in this Store wakes the wait as
-// soon as its Handle returns; the positions of consumers in other
-// processes are read from the database every 20ms, and a Positioner's
+// soon as its Handle returns, and while every partition of it runs here
+// the wait costs the database nothing; the positions of consumers in
+// other processes are read from the database every 20ms, by each waiter, and a Positioner's
 // position there is the one it last reported, at most a second old. The
 // partitions that do not select the event move past it when they handle a
 // later batch, or within a second once caught up: with Partition, expect
@@ -74,6 +75,12 @@ func (s *Store) WaitConsumer(ctx context.Context, name string, position int64) e
 		if reached(at, position) {
 			return nil
 		}
+		// While a whole split of the consumer is active here, the
+		// database has nothing newer to tell.
+		due := poll.C
+		if reached(here, 0) {
+			due = nil
+		}
 		select {
 		case <-ctx.Done():
 			if s.closing() {
@@ -82,7 +89,7 @@ func (s *Store) WaitConsumer(ctx context.Context, name string, position int64) e
 			return ctx.Err()
 		case <-moved:
 			continue
-		case <-poll.C:
+		case <-due:
 		}
 		rows, err := call(s, func() (map[ConsumerKey]int64, error) {
 			rows := map[ConsumerKey]int64{}
@@ -130,11 +137,11 @@ func reached(at map[ConsumerKey]int64, position int64) bool {
 }
 
 // A progressBoard holds how far the consumers active in a Store got, and
-// wakes WaitConsumer when one moves.
+// wakes the WaitConsumer calls of a name when one of its keys moves.
 type progressBoard struct {
 	mu    sync.Mutex
 	at    map[ConsumerKey]int64
-	moved chan struct{} // closed at the next move; nil when nobody waits
+	moved map[string]chan struct{} // by name: closed at the next move; none while nobody waits
 }
 
 // reach records that the consumer key, active in this Store, has
@@ -146,9 +153,9 @@ func (b *progressBoard) reach(key ConsumerKey, position int64) {
 		b.at = map[ConsumerKey]int64{}
 	}
 	b.at[key] = position
-	if b.moved != nil {
-		close(b.moved)
-		b.moved = nil
+	if ch, ok := b.moved[key.Name]; ok {
+		close(ch)
+		delete(b.moved, key.Name)
 	}
 }
 
@@ -160,8 +167,8 @@ func (b *progressBoard) leave(key ConsumerKey) {
 	delete(b.at, key)
 }
 
-// of returns the positions of the keys of name, and a channel closed at
-// the next move of any consumer.
+// of returns the positions of the keys of name active in this Store, and
+// a channel closed at the next move of one of them.
 func (b *progressBoard) of(name string) (map[ConsumerKey]int64, <-chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -171,8 +178,13 @@ func (b *progressBoard) of(name string) (map[ConsumerKey]int64, <-chan struct{})
 			at[k] = p
 		}
 	}
-	if b.moved == nil {
-		b.moved = make(chan struct{})
+	ch, ok := b.moved[name]
+	if !ok {
+		if b.moved == nil {
+			b.moved = map[string]chan struct{}{}
+		}
+		ch = make(chan struct{})
+		b.moved[name] = ch
 	}
-	return at, b.moved
+	return at, ch
 }
