@@ -120,7 +120,10 @@ func newConsumerStatements(schema string) consumerStatements {
 			"ON CONFLICT (name, members, partition) DO UPDATE SET generation = c.generation + 1, lease_until = EXCLUDED.lease_until " +
 			"RETURNING position, found, generation, (SELECT lease_until FROM old WHERE lease_until > now())",
 		otherSplits: "SELECT partition, members, position, found, updated FROM " + c + " WHERE name = $1 AND members <> $2",
-		wait:        "SELECT pg_sleep_until($1)",
+		// At most the acquirer's own lease time: a predecessor with a
+		// longer one, or a server clock stepped back, is not waited for
+		// beyond what this instance would make its own successor wait.
+		wait: "SELECT pg_sleep_until(least($1, " + untilSQL("$2") + "))",
 		renew: "UPDATE " + c + " SET lease_until = " + untilSQL("$4") +
 			" WHERE name = $1 AND members = $2 AND partition = $3 AND generation = $5",
 		save: "UPDATE " + c + " SET position = $4, external = $5, found = true, " +
@@ -136,8 +139,11 @@ func newConsumerStatements(schema string) consumerStatements {
 			"AND ((classid::int8 << 32) | objid::int8) IN (" +
 			"SELECT " + leaseKey("$1::text", "$3::int", "$4::int", "$2::text") + " UNION ALL " +
 			"SELECT " + leaseKey("$1::text", "members", "partition", "name") + " FROM " + c + " WHERE name = $2 AND members <> $3))",
+		// No instance holds the name's keys, and none whose session
+		// ended uncleanly may still be handling (its lease_until has
+		// passed, as AcquireLease waits for).
 		resetOK: "SELECT COALESCE(bool_and(pg_try_advisory_xact_lock(" + leaseKey("$1::text", "members", "partition", "name") + ")), true) " +
-			"FROM " + c + " WHERE name = $2",
+			"AND NOT COALESCE(bool_or(lease_until > now()), false) FROM " + c + " WHERE name = $2",
 		reset:    "UPDATE " + c + " SET position = $2, found = true, updated = $3, generation = generation + 1 WHERE name = $1",
 		resetNew: "INSERT INTO " + c + " (name, members, partition, position, found, updated, generation) VALUES ($1, 0, 0, $2, true, $3, 1)",
 		list:     "SELECT name, partition, members, position, updated, external FROM " + c + ` ORDER BY name COLLATE "C", members, partition`,
@@ -232,7 +238,7 @@ func (l *lease) wait(ctx context.Context, until time.Time) error {
 	defer cancel()
 	defer context.AfterFunc(l.life, cancel)()
 	q, k := &l.b.sql.consumer, l.key
-	_, err := l.conn.Exec(wctx, q.wait, until)
+	_, err := l.conn.Exec(wctx, q.wait, until, micros(l.ttl))
 	if err == nil {
 		var tag pgconn.CommandTag
 		tag, err = l.conn.Exec(wctx, q.renew, k.Name, k.Members, k.Partition, micros(l.ttl), l.generation)

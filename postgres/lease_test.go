@@ -485,13 +485,21 @@ func TestResetConsumer(t *testing.T) {
 	if err := p1.Save(ctx, 40, false); err != nil {
 		t.Fatalf("save after a refused reset: %v", err)
 	}
-	// The holder's session ends, and the reset goes ahead before the
-	// holder notices: its next Save must fail.
+	// The holder's session ends uncleanly. Its handler may still run
+	// until its lease time passes: the reset is refused until then, and
+	// goes ahead before the holder notices: its next Save must fail.
 	if _, err := testConn(t).Exec(ctx, "SELECT pg_terminate_backend($1, 10000)", int32(pid(p1))); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.ResetConsumer(ctx, "r", 2); err != nil {
-		t.Fatal(err)
+	if err := b.ResetConsumer(ctx, "r", 2); !errors.Is(err, evstore.ErrConflict) {
+		t.Fatalf("reset right after the holder's session ended: got %v, want %v", err, evstore.ErrConflict)
+	}
+	deadline := time.Now().Add(testTTL + 10*time.Second)
+	for err := b.ResetConsumer(ctx, "r", 2); err != nil; err = b.ResetConsumer(ctx, "r", 2) {
+		if !errors.Is(err, evstore.ErrConflict) || time.Now().After(deadline) {
+			t.Fatalf("reset once the holder's lease time passed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := p1.Save(ctx, 41, false); !errors.Is(err, evstore.ErrLeaseLost) {
 		t.Errorf("save after the reset: got %v, want %v", err, evstore.ErrLeaseLost)
