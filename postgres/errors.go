@@ -31,6 +31,8 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", evstore.ErrInvalidEvent, err)
 	case "57014": // query_canceled: a ctx ended
 		return fmt.Errorf("%w: %w", context.Canceled, err)
+	case "42P01", "42703": // undefined_table, undefined_column: not the schema evstore made
+		return fmt.Errorf("%w: %w", evstore.ErrCorrupt, err)
 	}
 	return err
 }

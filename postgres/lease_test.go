@@ -822,3 +822,20 @@ func TestLeaseDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumeSchemaDamaged: a consumers table that is not the one evstore
+// made (a column gone) is ErrCorrupt, which ends Consume, rather than an
+// outage waited for in silence.
+func TestConsumeSchemaDamaged(t *testing.T) {
+	schema := testSchema(t)
+	s := openStore(t, testDSN(t), schema)
+	if _, err := testConn(t).Exec(context.Background(), "ALTER TABLE "+pgx.Identifier{schema, "evstore_consumers"}.Sanitize()+" DROP COLUMN lease_until"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.Consume(ctx, "c", evstore.HandlerFunc(func(context.Context, []evstore.StoredEvent) error { return nil }))
+	if !errors.Is(err, evstore.ErrCorrupt) {
+		t.Fatalf("Consume on a damaged consumers table: got %v, want %v", err, evstore.ErrCorrupt)
+	}
+}
