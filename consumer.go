@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
@@ -37,8 +38,11 @@ func (c *consumer) run(ctx context.Context) error {
 		lease, err := c.acquire(ctx)
 		if lease != nil {
 			err = c.active(ctx, lease)
-			if errors.Is(err, ErrLeaseLost) && sleep(ctx, standbyPoll) {
-				continue // stand by again, after giving others a chance
+			if errors.Is(err, ErrLeaseLost) && ctx.Err() == nil {
+				c.log(ctx, slog.LevelWarn, "evstore: consumer lease lost; standing by", slog.Any("err", err))
+				if sleep(ctx, standbyPoll) {
+					continue // stand by again, after giving others a chance
+				}
 			}
 		}
 		switch {
@@ -47,6 +51,7 @@ func (c *consumer) run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		}
+		c.log(ctx, slog.LevelError, "evstore: consumer stopped", slog.Any("err", err))
 		return err
 	}
 }
@@ -74,6 +79,7 @@ func (c *consumer) acquire(ctx context.Context) (Lease, error) {
 		case err != nil:
 			failures++
 			wait = max(wait, c.backoff(failures))
+			c.log(ctx, slog.LevelWarn, "evstore: consumer cannot reach its lease; retrying", slog.Any("err", err), slog.Int("attempt", failures), slog.Duration("retry_in", wait))
 		case lease != nil:
 			return lease, nil
 		default:
@@ -319,11 +325,12 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 	// restart goes on from there even if nothing was handled (a consumer
 	// that starts from the head misses nothing written while it is down),
 	// and a Positioner's consumer is listed as External.
-	sv := &saver{held: held, external: c.positioner != nil, saved: -1}
+	sv := &saver{c: c, held: held, external: c.positioner != nil, saved: -1}
 	sv.start(ctx, pos, false)
 	if err := sv.wait(ctx); err != nil {
 		return err
 	}
+	c.log(ctx, slog.LevelInfo, "evstore: consumer active", slog.Int64("position", pos))
 	defer sv.wait(ctx)
 	defer c.forget()
 	defer c.s.progress.leave(c.key)
@@ -431,6 +438,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 // A saver saves a consumer's checkpoints one at a time; a save may run on
 // a goroutine of its own, to overlap the wait for the next page of events.
 type saver struct {
+	c        *consumer
 	held     *heldLease
 	external bool
 	pending  chan error // the save in flight, if any
@@ -467,6 +475,7 @@ func (sv *saver) wait(ctx context.Context) error {
 	err := <-sv.pending
 	sv.pending = nil
 	for delay := 10 * time.Millisecond; err != nil && !errors.Is(err, ErrLeaseLost); delay = min(2*delay, time.Second) {
+		sv.c.log(ctx, slog.LevelWarn, "evstore: consumer checkpoint not saved; retrying", slog.Any("err", err), slog.Int64("position", sv.pos), slog.Duration("retry_in", delay))
 		if !sleep(ctx, delay) {
 			return ctx.Err()
 		}
@@ -495,7 +504,9 @@ func (c *consumer) retry(ctx context.Context, failures *int, err error) error {
 	if c.cfg.attempts > 0 && *failures >= c.cfg.attempts {
 		return fmt.Errorf("evstore: consumer %q: failed %d times in a row: %w", c.key.Name, *failures, err)
 	}
-	if !sleep(ctx, c.backoff(*failures)) {
+	wait := c.backoff(*failures)
+	c.log(ctx, slog.LevelWarn, "evstore: consumer handler failed; retrying", slog.Any("err", err), slog.Int("attempt", *failures), slog.Duration("retry_in", wait))
+	if !sleep(ctx, wait) {
 		return ctx.Err()
 	}
 	return nil
@@ -514,7 +525,9 @@ func (c *consumer) pause(ctx context.Context, failures *int, err error) error {
 		return err
 	}
 	*failures++
-	if !sleep(ctx, c.backoff(*failures)) {
+	wait := c.backoff(*failures)
+	c.log(ctx, slog.LevelWarn, "evstore: consumer cannot read the store; retrying", slog.Any("err", err), slog.Int("attempt", *failures), slog.Duration("retry_in", wait))
+	if !sleep(ctx, wait) {
 		return ctx.Err()
 	}
 	return nil

@@ -2,6 +2,7 @@ package evstore
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sort"
 	"sync"
@@ -207,6 +208,7 @@ func (n *notifier) run(ctx context.Context, last int64) {
 		}
 		retry = nil
 		if last, err = n.publish(ctx, last, head); err != nil && ctx.Err() == nil {
+			n.s.log.LogAttrs(ctx, slog.LevelWarn, "evstore: notifier cannot read new commits; retrying", slog.Any("err", err), slog.Duration("retry_in", retryDelay))
 			retry = time.After(retryDelay)
 		}
 	}

@@ -3,6 +3,7 @@ package evstore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -38,13 +39,14 @@ type Store struct {
 	closeErr  error
 
 	notifier *notifier
-	readPage int // events per Backend.Read of a Read loop or a catch-up
+	readPage int          // events per Backend.Read of a Read loop or a catch-up
+	log      *slog.Logger // the Backend's (LoggingBackend), or one that discards
 }
 
 // NewStore returns a Store that keeps its events in b. Backends' Open
 // functions call it; applications rarely need to.
 func NewStore(b Backend) *Store {
-	s := &Store{b: b, readPage: defaultReadPage}
+	s := &Store{b: b, readPage: defaultReadPage, log: loggerOf(b)}
 	s.life, s.kill = context.WithCancel(context.Background())
 	s.done = s.life.Done()
 	s.idle.L = &s.mu

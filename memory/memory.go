@@ -2,18 +2,30 @@ package memory
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
 )
 
-// An Option configures Open. There are no options yet: Option exists so
-// that settings can be added later without changing Open's signature.
+// An Option configures Open.
 type Option func(*config)
 
 // config holds Open's settings; see Option.
-type config struct{}
+type config struct {
+	logger *slog.Logger
+}
+
+// WithLogger makes the Store log what its background goroutines meet
+// (failures retried, consumers' leases taken and lost) through l; see
+// evstore.LoggingBackend. Nothing is logged without it.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+var _ evstore.LoggingBackend = (*backend)(nil)
+
+// Logger implements evstore.LoggingBackend.
+func (b *backend) Logger() *slog.Logger { return b.logger }
 
 // Open returns a new, empty Store that keeps its events in memory. Every
 // call returns a Store of its own: two Stores never share events. Nothing
@@ -27,7 +39,9 @@ func Open(ctx context.Context, opts ...Option) (*evstore.Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return evstore.NewStore(newBackend()), nil
+	b := newBackend()
+	b.logger = cfg.logger
+	return evstore.NewStore(b), nil
 }
 
 // backend is the evstore.Backend that keeps everything in maps and
@@ -37,7 +51,8 @@ func Open(ctx context.Context, opts ...Option) (*evstore.Store, error) {
 // version, its keys) cannot change before the write is done, which is
 // what a database transaction gives the other backends.
 type backend struct {
-	mu sync.RWMutex
+	mu     sync.RWMutex
+	logger *slog.Logger // from WithLogger; nil for none
 
 	// events holds every event of the store in Sequence order: the event
 	// with Sequence n is events[n-1]. Sequences thus have no gaps here

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,11 +24,18 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 	go func() {
 		defer b.wg.Done()
 		backoff := 50 * time.Millisecond
+		lost := false // the last connection failed
 		for ctx.Err() == nil {
-			if b.listen(ctx, signal) {
+			listened, err := b.listen(ctx, signal, lost)
+			if listened {
 				backoff = 50 * time.Millisecond
 			}
+			if ctx.Err() != nil {
+				return
+			}
 			// Disconnected: events may have been missed meanwhile.
+			lost = true
+			b.log().LogAttrs(ctx, slog.LevelWarn, "evstore/postgres: listener lost; reconnecting", slog.Any("err", err), slog.Duration("retry_in", backoff))
 			signal()
 			select {
 			case <-ctx.Done():
@@ -43,17 +51,21 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 const listenerName = "evstore listener"
 
 // listen holds one listening connection until it fails or ctx ends, and
-// reports whether it got as far as listening.
-func (b *backend) listen(ctx context.Context, signal func()) bool {
+// reports whether it got as far as listening, and why it stopped.
+// reconnect says a connection was lost before: a new one is logged.
+func (b *backend) listen(ctx context.Context, signal func(), reconnect bool) (bool, error) {
 	cfg := b.pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = listenerName
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return false
+		return false, err
 	}
 	defer b.closeConn(conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{b.channel}.Sanitize()); err != nil {
-		return false
+		return false, err
+	}
+	if reconnect {
+		b.log().LogAttrs(ctx, slog.LevelInfo, "evstore/postgres: listener reconnected")
 	}
 	signal() // anything committed before LISTEN took effect
 	for {
@@ -62,14 +74,25 @@ func (b *backend) listen(ctx context.Context, signal func()) bool {
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return true
+			return true, ctx.Err()
 		case err == nil, errors.Is(err, context.DeadlineExceeded):
 			signal() // a notification, or the poll that backs notifications up
 		default:
-			return true
+			return true, err
 		}
 		if conn.IsClosed() {
-			return true
+			return true, errors.New("connection closed")
 		}
 	}
 }
+
+// log returns the logger of WithLogger, or one that discards.
+func (b *backend) log() *slog.Logger {
+	if b.cfg.logger != nil {
+		return b.cfg.logger
+	}
+	return discardLogger
+}
+
+// discardLogger logs nothing.
+var discardLogger = slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 type Option func(*config)
 
 type config struct {
+	logger       *slog.Logger
 	schema       string
 	pollInterval time.Duration
 }
@@ -26,6 +28,17 @@ type config struct {
 // created if missing (default "public"): tenants and tests can each have
 // their own.
 func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+
+// WithLogger makes the Store log what its background goroutines meet
+// (a listener that reconnects, failures retried, consumers' leases taken
+// and lost) through l; see evstore.LoggingBackend. Nothing is logged
+// without it.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+var _ evstore.LoggingBackend = (*backend)(nil)
+
+// Logger implements evstore.LoggingBackend.
+func (b *backend) Logger() *slog.Logger { return b.cfg.logger }
 
 // WithPollInterval sets how often the store checks for new events when no
 // notification has come (default 1s). Notifications normally wake watchers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/logtest"
 	"github.com/go-event-sourcing/evstore/storetest"
 	"github.com/jackc/pgx/v5"
 )
@@ -202,7 +204,8 @@ func TestListenerReconnects(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// A long poll: deliveries within seconds come from notifications.
-	watched := testStore(t, schema, nil, WithPollInterval(time.Minute))
+	var logs logtest.Recorder
+	watched := testStore(t, schema, nil, WithPollInterval(time.Minute), WithLogger(logs.Logger()))
 	writer := mustStream(t, testStore(t, schema, nil), "s")
 	got := make(chan evstore.StoredEvent, 100)
 	go func() {
@@ -250,6 +253,15 @@ func TestListenerReconnects(t *testing.T) {
 			t.Fatal(err)
 		}
 		expect(v)
+	}
+	// The loss and the reconnection are logged.
+	for _, want := range []struct {
+		level slog.Level
+		msg   string
+	}{{slog.LevelWarn, "listener lost; reconnecting"}, {slog.LevelInfo, "listener reconnected"}} {
+		if _, ok := logs.Find(want.level, want.msg); !ok {
+			t.Errorf("no %v record %q", want.level, want.msg)
+		}
 	}
 }
 

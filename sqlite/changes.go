@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -18,6 +19,7 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 	if err != nil {
 		// Fall back on a plain tick: the notifier then checks Head itself.
 		conn = nil
+		b.log().LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: cannot open the poll's connection; polling the head instead", slog.Any("err", err))
 	}
 	b.wg.Add(1)
 	go func() {
@@ -28,6 +30,7 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 		tick := time.NewTicker(b.cfg.pollInterval)
 		defer tick.Stop()
 		var last int64 = -1
+		failing := false
 		for {
 			select {
 			case <-ctx.Done():
@@ -36,6 +39,13 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 			}
 			if conn != nil {
 				v, err := dataVersion(conn)
+				switch {
+				case err != nil && !failing: // logged once, not at every poll
+					b.log().LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: poll failed; retrying", slog.Any("err", err))
+				case err == nil && failing:
+					b.log().LogAttrs(ctx, slog.LevelInfo, "evstore/sqlite: poll recovered")
+				}
+				failing = err != nil
 				if err == nil && v == last {
 					continue
 				}
@@ -53,3 +63,14 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 func dataVersion(conn *sqlite.Conn) (int64, error) {
 	return queryInt(conn, "PRAGMA data_version")
 }
+
+// log returns the logger of WithLogger, or one that discards.
+func (b *backend) log() *slog.Logger {
+	if b.cfg.logger != nil {
+		return b.cfg.logger
+	}
+	return discardLogger
+}
+
+// discardLogger logs nothing.
+var discardLogger = slog.New(slog.DiscardHandler)

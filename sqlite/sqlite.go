@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -18,12 +19,23 @@ import (
 type Option func(*config)
 
 type config struct {
+	logger       *slog.Logger
 	pollInterval time.Duration
 	busyTimeout  time.Duration
 	readers      int
 	mmapSize     int64
 	readOnly     bool
 }
+
+// WithLogger makes the Store log what its background goroutines meet
+// (failures retried, consumers' leases taken and lost) through l; see
+// evstore.LoggingBackend. Nothing is logged without it.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+var _ evstore.LoggingBackend = (*backend)(nil)
+
+// Logger implements evstore.LoggingBackend.
+func (b *backend) Logger() *slog.Logger { return b.cfg.logger }
 
 // WithPollInterval sets how often watchers look for writes by other
 // processes or Stores on the same file (default 50ms). Writes through this
