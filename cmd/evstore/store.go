@@ -12,23 +12,25 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/open"
 	"github.com/go-event-sourcing/evstore/postgres"
-	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
-// storeFlags select the store a command works on: --db (SQLite; default
-// $EVSTORE_DB, else ./events.db) or --store (a postgres:// address).
+// storeFlags select the store a command works on: --db (an SQLite file;
+// default $EVSTORE_DB, else ./events.db) or --store (any string package
+// open takes: a postgres:// URL, a file: URL, memory:, a path, ...).
 type storeFlags struct {
 	db, dsn, schema string
+	fs              *flag.FlagSet // to tell whether --schema was given
 }
 
 // addStoreFlags adds --db and --store to fs, defaulting to those given
 // before the command name, and --schema.
 func addStoreFlags(g globals, fs *flag.FlagSet) *storeFlags {
-	sf := &storeFlags{}
+	sf := &storeFlags{fs: fs}
 	fs.StringVar(&sf.db, "db", g.db, "SQLite database file (default $EVSTORE_DB, else ./events.db)")
-	fs.StringVar(&sf.dsn, "store", g.dsn, "PostgreSQL address (postgres://...), instead of --db")
-	fs.StringVar(&sf.schema, "schema", "public", "PostgreSQL schema of the tables, with --store")
+	fs.StringVar(&sf.dsn, "store", g.dsn, "store URL instead of --db: postgres://..., file:PATH, memory:, ...")
+	fs.StringVar(&sf.schema, "schema", "public", "PostgreSQL schema of the tables, with --store postgres://... (overrides evstore_schema)")
 	return sf
 }
 
@@ -45,25 +47,56 @@ const (
 	readOnly
 )
 
-// open opens the selected store for what the command does.
+// open opens the selected store for what the command does. Once it has
+// opened an SQLite file, sf.db holds its path and sf.dsn is empty,
+// whichever flag named it, so that sf.path() is that file.
 func (sf *storeFlags) open(ctx context.Context, mode access) (*evstore.Store, error) {
-	if sf.dsn != "" {
-		if sf.db != "" {
-			return nil, errors.New("give --db or --store, not both")
+	cfg, err := sf.config()
+	if err != nil {
+		return nil, err
+	}
+	var opts []open.Option
+	if sf.schemaGiven() {
+		opts = append(opts, open.WithPostgres(postgres.WithSchema(sf.schema)))
+	}
+	file := cfg.Kind == open.SQLite && cfg.Path != ":memory:"
+	if file && mode == readOnly {
+		if _, err := os.Stat(cfg.Path); err != nil {
+			return nil, fmt.Errorf("no database at %s (give --db FILE or set EVSTORE_DB)", cfg.Path)
 		}
-		if !isPostgres(sf.dsn) {
-			return nil, fmt.Errorf("--store %q: want a postgres:// address", sf.dsn)
-		}
-		return postgres.Open(ctx, sf.dsn, postgres.WithSchema(sf.schema))
+		opts = append(opts, open.ReadOnly())
 	}
-	path := sf.path()
-	if mode == readWrite {
-		return sqlite.Open(ctx, path)
+	store, err := cfg.Open(ctx, opts...)
+	if err == nil && file {
+		sf.db, sf.dsn = cfg.Path, ""
 	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no database at %s (give --db FILE or set EVSTORE_DB)", path)
+	return store, err
+}
+
+// config returns the store the flags select: --store as package open
+// reads it, else --db, $EVSTORE_DB or ./events.db, each a file path
+// taken as it is.
+func (sf *storeFlags) config() (open.Config, error) {
+	if sf.dsn == "" {
+		return open.Config{Kind: open.SQLite, Path: sf.path()}, nil
 	}
-	return sqlite.Open(ctx, path, sqlite.ReadOnly())
+	if sf.db != "" {
+		return open.Config{}, errors.New("give --db or --store, not both")
+	}
+	cfg, err := open.Parse(sf.dsn)
+	if err != nil {
+		return open.Config{}, fmt.Errorf("--store: %w", err)
+	}
+	return cfg, nil
+}
+
+// schemaGiven reports whether --schema was given.
+func (sf *storeFlags) schemaGiven() bool {
+	given := false
+	if sf.fs != nil {
+		sf.fs.Visit(func(f *flag.Flag) { given = given || f.Name == "schema" })
+	}
+	return given
 }
 
 // isPostgres reports whether dsn is a PostgreSQL address.
