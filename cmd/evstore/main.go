@@ -38,6 +38,7 @@ var commands = map[string]command{
 	"stats":     {summary: "show totals: streams, events, size, newest sequence", run: runStats},
 	"export":    {summary: "print @all as JSON lines", run: runExport},
 	"import":    {summary: "append events from JSON lines (as export prints them), idempotently", run: runImport},
+	"backup":    {summary: "copy a live SQLite store into a new file, consistently, while writers go on", run: runBackup},
 	"consumers": {summary: "list consumers with their position and lag; \"consumers reset NAME --to N\" moves one", run: runConsumers},
 	// benchChild is the other process of "bench --watch".
 	benchChildName: {run: runBenchChild, hidden: true},
