@@ -88,7 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: evstore [--db FILE | --store postgres://...] COMMAND [flags]")
+	fmt.Fprintln(w, "usage: evstore [--db FILE | --store URL] COMMAND [flags]")
+	fmt.Fprintln(w, "  URL: postgres://..., file:FILE, memory: (see docs/cli.md)")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for name, c := range commands {
@@ -97,8 +98,12 @@ func usage(w io.Writer) {
 		}
 	}
 	sort.Strings(names)
+	width := 0
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+		width = max(width, len(name))
+	}
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-*s %s\n", width, name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun \"evstore COMMAND --help\" for a command's flags.")
 }

@@ -107,7 +107,7 @@ func TestUsageErrors(t *testing.T) {
 		status int
 		says   string
 	}{
-		{nil, 2, "usage: evstore [--db FILE | --store postgres://...] COMMAND"},
+		{nil, 2, "usage: evstore [--db FILE | --store URL] COMMAND"},
 		{[]string{"nope"}, 2, `unknown command "nope"`},
 		{[]string{"bench", "--nope"}, 2, "flag provided but not defined"},
 		{[]string{"bench", "--events", "0"}, 1, "must be positive"},
