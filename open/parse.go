@@ -22,7 +22,7 @@ func Parse(s string) (Config, error) {
 	}
 	scheme, rest, ok := cutScheme(s)
 	if !ok {
-		return Config{Kind: SQLite, Path: s}, nil
+		return plainPath(s)
 	}
 	switch strings.ToLower(scheme) {
 	case "file", "sqlite":
@@ -33,6 +33,35 @@ func Parse(s string) (Config, error) {
 		return parseMemory(rest)
 	}
 	return Config{}, invalid("unknown store URL scheme %q: want file:, sqlite:, postgres://, postgresql:// or memory: (write a file whose name holds a colon as ./NAME)", scheme+":")
+}
+
+// plainPath reads s, which has no scheme, as a file path. It refuses a
+// NUL byte (SQLite would cut the path there) and what looks like a
+// PostgreSQL key=value connection string ("host=db dbname=app"), which
+// would otherwise become the name of a new SQLite file; a path that
+// begins with '.' or a separator is taken as it is.
+func plainPath(s string) (Config, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return Config{}, invalid("the path holds a NUL byte")
+	}
+	if !strings.HasPrefix(s, ".") && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, `\`) && looksLikeKeyValue(s) {
+		return Config{}, invalid("a PostgreSQL key=value connection string is not taken: write it as a postgres:// URL (a file of such a name as ./NAME)")
+	}
+	return Config{Kind: SQLite, Path: s}, nil
+}
+
+// looksLikeKeyValue reports whether s reads as libpq's key=value form:
+// a key=value pair and a space, or a first key libpq knows.
+func looksLikeKeyValue(s string) bool {
+	key, _, ok := strings.Cut(s, "=")
+	if !ok {
+		return false
+	}
+	switch strings.TrimSpace(key) {
+	case "host", "hostaddr", "port", "dbname", "user", "password", "sslmode", "service":
+		return true
+	}
+	return strings.ContainsAny(s, " \t")
 }
 
 // cutScheme splits a URL's scheme off s: at least two characters (a
@@ -75,6 +104,9 @@ func parseFile(scheme, rest string) (Config, error) {
 	}
 	if path == "" {
 		return Config{}, invalid("%s: URL without a path", scheme)
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return Config{}, invalid("%s: URL: the path holds a NUL byte", scheme)
 	}
 	c := Config{Kind: SQLite, Path: path}
 	params, err := parseQuery(scheme, rawQuery)

@@ -28,6 +28,8 @@ func TestParse(t *testing.T) {
 		{`\\server\share\events.db`, Config{Kind: SQLite, Path: `\\server\share\events.db`}},
 		{"./memory:", Config{Kind: SQLite, Path: "./memory:"}},
 		{"./events:v2.db", Config{Kind: SQLite, Path: "./events:v2.db"}},
+		{"a=b.db", Config{Kind: SQLite, Path: "a=b.db"}},
+		{"./host=x y.db", Config{Kind: SQLite, Path: "./host=x y.db"}},
 		{"1ab:x.db", Config{Kind: SQLite, Path: "1ab:x.db"}},
 		{":memory:", Config{Kind: SQLite, Path: ":memory:"}},
 
@@ -121,6 +123,10 @@ func TestParseRefuses(t *testing.T) {
 		{"memory://", `unexpected "//"`},
 		{"memory:?readonly=1", "cannot be opened read-only"},
 		{"memory:?schema=a", `unknown parameter "schema"`},
+		{"host=127.0.0.1 dbname=test user=postgres", "key=value connection string"},
+		{"dbname=test", "key=value connection string"},
+		{"a\x00b.db", "NUL byte"},
+		{"file:a%00b.db", "NUL byte"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.in)
