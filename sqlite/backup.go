@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,10 +118,6 @@ func Backup(ctx context.Context, path, to string, opts ...BackupOption) (err err
 			os.Remove(tmpName + "-journal")
 		}
 	}()
-	if fi, err := os.Stat(path); err == nil {
-		os.Chmod(tmpName, fi.Mode().Perm())
-	}
-
 	stop := startProgress(cfg, tmpName, total)
 	conn.SetInterrupt(ctx.Done())
 	err = vacuumInto(conn, tmpName)
@@ -133,6 +130,11 @@ func Backup(ctx context.Context, path, to string, opts ...BackupOption) (err err
 	}
 	if err != nil {
 		return errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "back up %s to %s", path, to)
+	}
+	// The source's permissions, once the copy is written: a read-only
+	// source would make the copy unwritable before VACUUM INTO.
+	if fi, err := os.Stat(path); err == nil {
+		os.Chmod(tmpName, fi.Mode().Perm())
 	}
 	if err := syncFile(tmpName); err != nil {
 		return errs.Wrapf("evstore/sqlite", err, "back up %s to %s", path, to)
@@ -181,7 +183,14 @@ func checkBackup(path, to string, cfg backupConfig) error {
 	case !fi.IsDir():
 		return bad("%s is not a directory", dir)
 	}
-	switch fi, err := os.Stat(to); {
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if strings.HasSuffix(to, suffix) {
+			return bad("a target named *%s would be taken for a database's %s file (the source's, if it is %s%s)", suffix, suffix, path, suffix)
+		}
+	}
+	switch fi, err := os.Lstat(to); {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		return bad("the target is a symbolic link: name the file it points to")
 	case err == nil && fi.IsDir():
 		return bad("the target is a directory")
 	case err == nil && os.SameFile(fi, src):

@@ -244,6 +244,10 @@ func TestBackupBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
+	dangling := filepath.Join(dir, "dangling.db")
+	if err := os.Symlink(filepath.Join(dir, "nowhere.db"), dangling); err != nil {
+		t.Fatal(err)
+	}
 	want := dirNames(t, dir)
 
 	cases := []struct {
@@ -258,6 +262,9 @@ func TestBackupBadInput(t *testing.T) {
 		{"target is the source", src, src, []BackupOption{BackupOverwrite()}, evstore.ErrInvalidArgument, "is the source"},
 		{"target is a directory", src, dir, []BackupOption{BackupOverwrite()}, evstore.ErrInvalidArgument, "directory"},
 		{"target has a -wal", src, withWAL, nil, evstore.ErrInvalidArgument, "-wal exists"},
+		{"target is the source's -wal", src, src + "-wal", []BackupOption{BackupOverwrite()}, evstore.ErrInvalidArgument, "-wal file"},
+		{"target is a -shm", src, filepath.Join(dir, "c.db-shm"), nil, evstore.ErrInvalidArgument, "-shm file"},
+		{"target is a dangling link", src, dangling, nil, evstore.ErrInvalidArgument, "symbolic link"},
 		{"no source", filepath.Join(dir, "missing.db"), filepath.Join(dir, "c.db"), nil, evstore.ErrInvalidArgument, "no database"},
 		{"empty source", "", filepath.Join(dir, "c.db"), nil, evstore.ErrInvalidArgument, "empty"},
 		{"empty target", src, "", nil, evstore.ErrInvalidArgument, "empty"},
