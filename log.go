@@ -12,7 +12,9 @@ import (
 // postgres.WithLogger, memory.WithLogger). Its Store logs through it what
 // happens out of any caller's sight:
 //
-//   - the notifier's read of new commits failing, and being retried (Warn);
+//   - the notifier's read of new commits failing, and being retried (Warn:
+//     the 1st, 2nd, 4th, 8th, ... failure in a row), and reading again
+//     (Info);
 //   - a consumer becoming active (Info, with its start position), losing
 //     its lease and standing by (Warn), failing to reach its lease, to
 //     read events or to save a checkpoint, and retrying (Warn), a
@@ -51,3 +53,8 @@ func (c *consumer) logAttrs(attrs ...slog.Attr) []slog.Attr {
 func (c *consumer) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
 	c.s.log.LogAttrs(context.WithoutCancel(ctx), level, msg, c.logAttrs(attrs...)...)
 }
+
+// logWorthy reports whether the nth failure in a row of a loop that
+// retries quickly (the notifier's 100ms) is logged: the 1st, 2nd, 4th,
+// 8th, ...: a few records an hour, not one each retry.
+func logWorthy(n int) bool { return n > 0 && n&(n-1) == 0 }

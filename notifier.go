@@ -194,6 +194,7 @@ func (n *notifier) run(ctx context.Context, last int64) {
 	changes := n.s.b.Changes(ctx)
 	var retry <-chan time.Time
 	var err error
+	failures := 0 // failed publishes in a row
 	for {
 		var head int64 // how far to read; 0: ask the Backend
 		select {
@@ -207,9 +208,17 @@ func (n *notifier) run(ctx context.Context, last int64) {
 		case <-retry:
 		}
 		retry = nil
-		if last, err = n.publish(ctx, last, head); err != nil && ctx.Err() == nil {
-			n.s.log.LogAttrs(ctx, slog.LevelWarn, "evstore: notifier cannot read new commits; retrying", slog.Any("err", err), slog.Duration("retry_in", retryDelay))
+		last, err = n.publish(ctx, last, head)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			if failures++; logWorthy(failures) {
+				n.s.log.LogAttrs(ctx, slog.LevelWarn, "evstore: notifier cannot read new commits; retrying", slog.Any("err", err), slog.Int("failures", failures))
+			}
 			retry = time.After(retryDelay)
+		case failures > 0:
+			n.s.log.LogAttrs(ctx, slog.LevelInfo, "evstore: notifier reads new commits again", slog.Int("failures", failures))
+			failures = 0
 		}
 	}
 }

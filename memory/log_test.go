@@ -153,7 +153,7 @@ func TestLogsNotifier(t *testing.T) {
 		}
 	}()
 	time.Sleep(20 * time.Millisecond) // the watcher is live
-	f.read.Store(1)
+	f.read.Store(10)
 	if _, err := st.Write(t.Context(), []evstore.CandidateEvent{{Type: "T"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,14 @@ func TestLogsNotifier(t *testing.T) {
 	select {
 	case <-got:
 	case <-time.After(20 * time.Second):
-		t.Fatal("the watcher did not get the event after the retry")
+		t.Fatal("the watcher did not get the event after the retries")
+	}
+	if _, ok := rec.Wait(slog.LevelInfo, "notifier reads new commits again", 20*time.Second); !ok {
+		t.Error("no record of the notifier's recovery")
+	}
+	// Ten failures in a row are logged at the 1st, 2nd, 4th and 8th.
+	if n := rec.Count(slog.LevelWarn, "notifier cannot read new commits"); n != 4 {
+		t.Errorf("%d records of 10 failed reads in a row, want 4", n)
 	}
 }
 

@@ -24,18 +24,32 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 	go func() {
 		defer b.wg.Done()
 		backoff := 50 * time.Millisecond
-		lost := false // the last connection failed
+		failures := 0 // connections in a row that failed, or lasted less than steady
 		for ctx.Err() == nil {
-			listened, err := b.listen(ctx, signal, lost)
+			start := time.Now()
+			// A reconnection is logged when the loss before it was.
+			listened, err := b.listen(ctx, signal, failures > 0 && failures&(failures-1) == 0)
 			if listened {
 				backoff = 50 * time.Millisecond
 			}
 			if ctx.Err() != nil {
 				return
 			}
-			// Disconnected: events may have been missed meanwhile.
-			lost = true
-			b.log().LogAttrs(ctx, slog.LevelWarn, "evstore/postgres: listener lost; reconnecting", slog.Any("err", err), slog.Duration("retry_in", backoff))
+			// Disconnected: events may have been missed meanwhile. A
+			// connection that fails again and again (a server down, a
+			// pooler that ends sessions) is logged at the 1st, 2nd, 4th,
+			// 8th, ... failure in a row, not at each.
+			if listened && time.Since(start) >= steady {
+				failures = 0
+			}
+			failures++
+			msg := "evstore/postgres: listener lost; reconnecting"
+			if !listened {
+				msg = "evstore/postgres: listener cannot connect; retrying"
+			}
+			if failures&(failures-1) == 0 {
+				b.log().LogAttrs(ctx, slog.LevelWarn, msg, slog.Any("err", err), slog.Int("failures", failures), slog.Duration("retry_in", backoff))
+			}
 			signal()
 			select {
 			case <-ctx.Done():
@@ -46,6 +60,10 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 	}()
 	return ch
 }
+
+// steady is how long a listening connection must last for its loss to
+// start a new count of failures, in what is logged.
+const steady = time.Minute
 
 // listenerName is the application_name of listening connections.
 const listenerName = "evstore listener"

@@ -50,6 +50,20 @@ func (r *Recorder) Find(level slog.Level, msg string) (slog.Record, bool) {
 	return slog.Record{}, false
 }
 
+// Count returns how many records have a message that contains msg, at
+// level.
+func (r *Recorder) Count(level slog.Level, msg string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, rec := range r.records {
+		if rec.Level == level && strings.Contains(rec.Message, msg) {
+			n++
+		}
+	}
+	return n
+}
+
 // Wait waits up to d for a record that Find finds.
 func (r *Recorder) Wait(level slog.Level, msg string, d time.Duration) (slog.Record, bool) {
 	deadline := time.Now().Add(d)
