@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/logtest"
 	"github.com/go-event-sourcing/evstore/open"
 	"github.com/go-event-sourcing/evstore/sqlite"
 	"github.com/jackc/pgx/v5"
@@ -165,5 +168,27 @@ func TestBadInputCreatesNothing(t *testing.T) {
 	}
 	if names, _ := os.ReadDir(dir); len(names) != 0 {
 		t.Errorf("bad input left files: %v", names)
+	}
+}
+
+// TestWithLogger: the logger reaches every kind of store.
+func TestWithLogger(t *testing.T) {
+	for _, s := range []string{"memory:", ":memory:", "file:" + filepath.Join(t.TempDir(), "log.db")} {
+		var rec logtest.Recorder
+		store, err := open.Store(t.Context(), s, open.WithLogger(rec.Logger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- store.Consume(ctx, "c", evstore.HandlerFunc(func(context.Context, []evstore.StoredEvent) error { return nil }))
+		}()
+		if _, ok := rec.Wait(slog.LevelInfo, "consumer active", 20*time.Second); !ok {
+			t.Errorf("%s: no record through open.WithLogger's logger", s)
+		}
+		cancel()
+		<-done
+		store.Close()
 	}
 }

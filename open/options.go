@@ -1,6 +1,7 @@
 package open
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/go-event-sourcing/evstore/memory"
@@ -36,6 +37,17 @@ func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 // parameter is "poll" ("evstore_poll" on PostgreSQL).
 func WithPollInterval(d time.Duration) Option {
 	return func(o *options) { o.poll, o.pollSet = d, true }
+}
+
+// WithLogger gives every kind of store the logger l
+// (sqlite.WithLogger, postgres.WithLogger, memory.WithLogger; see
+// evstore.LoggingBackend).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		o.sqlite = append(o.sqlite, sqlite.WithLogger(l))
+		o.postgres = append(o.postgres, postgres.WithLogger(l))
+		o.memory = append(o.memory, memory.WithLogger(l))
+	}
 }
 
 // WithSQLite passes options to sqlite.Open when the string names an
