@@ -350,3 +350,25 @@ func valueSize(v any) int {
 	}
 	return 16
 }
+
+// purge removes from the ring the events of streamID with a Version below
+// before, which Delete or Truncate removed: batches that hold some are
+// replaced by copies without them. A batch a watcher has already taken is
+// its own, and left alone.
+func (n *notifier) purge(streamID string, before int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	removed := func(e StoredEvent) bool { return e.StreamID == streamID && e.Version < before }
+	for i, b := range n.ring {
+		if !slices.ContainsFunc(b.events, removed) {
+			continue
+		}
+		kept := &batch{from: b.from, to: b.to, events: slices.DeleteFunc(slices.Clone(b.events), removed)}
+		for j := range kept.events {
+			kept.bytes += eventSize(&kept.events[j])
+		}
+		n.events -= len(b.events) - len(kept.events)
+		n.bytes -= b.bytes - kept.bytes
+		n.ring[i] = kept
+	}
+}

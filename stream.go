@@ -128,6 +128,8 @@ func encodeEvents(events []CandidateEvent) ([]EncodedEvent, error) {
 			return nil, fmt.Errorf("%w: event %d: empty Type", ErrInvalidEvent, i)
 		case !text(e.Type):
 			return nil, fmt.Errorf("%w: event %d: Type %q is not UTF-8 text without NUL bytes", ErrInvalidEvent, i, e.Type)
+		case reserved(e.Type):
+			return nil, fmt.Errorf("%w: event %d: Type %q: types beginning with '$' are evstore's", ErrInvalidEvent, i, e.Type)
 		case !text(e.ID):
 			return nil, fmt.Errorf("%w: event %d: ID %q is not UTF-8 text without NUL bytes", ErrInvalidEvent, i, e.ID)
 		}

@@ -58,6 +58,9 @@ type backend struct {
 	// with Sequence n is events[n-1]. Sequences thus have no gaps here
 	// (databases may skip some; evstore promises only that they increase).
 	events []record
+	// removedEvents counts the records of events that Delete and
+	// Truncate removed.
+	removedEvents int64
 	// streams indexes events by stream: its versions and its keys.
 	streams map[string]*stream
 	// snapshots holds one snapshot per (stream, projection).
@@ -74,6 +77,7 @@ type backend struct {
 type record struct {
 	event    evstore.StoredEvent
 	metadata []byte // a JSON object, or nil for none
+	removed  bool   // by Delete or Truncate: reads skip it
 }
 
 // A stream is the index of one stream's events. A stream exists once an
@@ -85,10 +89,20 @@ type stream struct {
 	seqs []int64
 	// keys maps each idempotency key of the stream to its event's version.
 	keys keyIndex
+	// removed is the newest version removed (by Delete or Truncate): the
+	// versions up to it are gone. tombstone is the version of the
+	// stream's last tombstone, 0 for none.
+	removed, tombstone int64
 }
 
 // version returns the stream's current version: 0 when it has no events.
 func (s *stream) version() int64 { return int64(len(s.seqs)) }
+
+// first returns the oldest version the stream still has.
+func (s *stream) first() int64 { return s.removed + 1 }
+
+// count returns how many events the stream still has.
+func (s *stream) count() int64 { return s.version() - s.removed }
 
 // A keyIndex maps idempotency keys to versions. It is the evstore.KeySet
 // that Append hands to evstore.PlanAppend.

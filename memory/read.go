@@ -49,6 +49,12 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		return dst, nil // (and q.After+1 cannot overflow below)
 	}
 	first := q.After + 1
+	if q.StreamID != evstore.All {
+		first = max(first, b.stream(q.StreamID).first()) // removed versions are gone
+	}
+	if first > last {
+		return dst, nil
+	}
 
 	step, p := int64(1), first
 	if q.Backwards {
@@ -58,6 +64,9 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		seq := p
 		if q.StreamID != evstore.All {
 			seq = seqs[p-1]
+		}
+		if b.events[seq-1].removed {
+			continue
 		}
 		e, err := b.events[seq-1].stored()
 		if err != nil {
@@ -109,7 +118,7 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if streamID == evstore.All {
-		return b.metrics(streamID, int64(len(b.events))), nil
+		return b.metrics(streamID, int64(len(b.events))), nil // the newest event is never removed
 	}
 	s := b.stream(streamID)
 	var newest int64
@@ -123,7 +132,11 @@ func (b *backend) Metrics(ctx context.Context, streamID string) (evstore.Metrics
 // when it has none). The caller holds b.mu.
 func (b *backend) metrics(streamID string, newest int64) evstore.Metrics {
 	v := b.head(streamID)
-	m := evstore.Metrics{StreamID: streamID, Version: v, EventCount: v}
+	count := int64(len(b.events)) - b.removedEvents
+	if streamID != evstore.All {
+		count = b.stream(streamID).count()
+	}
+	m := evstore.Metrics{StreamID: streamID, Version: v, EventCount: count}
 	if newest > 0 {
 		m.LastTimestamp = b.events[newest-1].event.Timestamp
 	}

@@ -21,6 +21,10 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 		return fmt.Errorf("%w: snapshot %s/%s at version %d is ahead of the stream, at %d",
 			evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version, head)
 	}
+	if t := b.stream(snap.StreamID).tombstone; snap.StreamID != evstore.All && snap.Version < t {
+		return fmt.Errorf("%w: snapshot %s/%s at version %d is below the stream's tombstone, at %d: it would bring deleted state back",
+			evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version, t)
+	}
 	snap.State = cloneState(snap.State) // not the caller's memory
 	b.snapshots[snapshotKey{snap.StreamID, snap.Projection}] = snap
 	return nil
