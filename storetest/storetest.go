@@ -52,6 +52,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Streams", k.streamsTests(), probeStreams},
 		{"Watch", k.watchTests(), nil},
 		{"Consume", k.consumeTests(), probeConsumers},
+		{"Delete", k.deleteTests(), probeDelete},
 		{"Concurrency", k.concurrencyTests(), nil},
 		{"Errors", k.errorTests(), nil},
 		{"Close", k.closeTests(), nil},
