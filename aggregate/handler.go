@@ -125,6 +125,14 @@ func (h *Handler[S, C, E]) Load(ctx context.Context, streamID string) (S, int64,
 	return h.load(ctx, st, st.Version())
 }
 
+// ErrTruncated means that Load met a stream truncated (Stream.Truncate)
+// past the state it can start from: no snapshot at the cut or after it,
+// so folding what is left would give a wrong state. Save snapshots
+// (SnapshotEvery) before truncating a decider's stream. A tombstone
+// (Stream.Delete) is no truncation: the state starts again from Initial
+// after it.
+var ErrTruncated = errors.New("aggregate: stream truncated before a snapshot")
+
 // load returns the stream's state and version. head is the stream's
 // version when st was opened, or -1 if it may have moved since st last
 // saw it: when the state is known at head (the snapshot is at head, or the
@@ -142,6 +150,16 @@ func (h *Handler[S, C, E]) load(ctx context.Context, st *evstore.Stream, head in
 		if err != nil {
 			var zero S
 			return zero, 0, fmt.Errorf("aggregate: load %q: %w", st.ID(), err)
+		}
+		if e.Type == evstore.Deleted {
+			// The stream's life starts again after its tombstone.
+			state, version = h.initial(), e.Version
+			continue
+		}
+		if e.Version != version+1 {
+			// Truncate removed events the state needs.
+			var zero S
+			return zero, 0, fmt.Errorf("%w: load %q: the events after version %d start at %d, and no snapshot covers them", ErrTruncated, st.ID(), version, e.Version)
 		}
 		ev, err := h.c.Decode(e)
 		if err != nil {
