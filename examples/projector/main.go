@@ -211,14 +211,21 @@ func apply(ctx context.Context, tx *sql.Tx, e evstore.StoredEvent) error {
 	if !ok {
 		return nil // not an account's event: nothing to do
 	}
-	var a amount
-	if err := json.Unmarshal(e.Data, &a); err != nil {
+	if e.Type == evstore.Deleted {
+		// The account's stream was deleted (the person asked to be
+		// forgotten): what the read model copied of it goes too.
+		_, err := tx.ExecContext(ctx, `DELETE FROM balances WHERE account = ?`, account)
 		return err
 	}
+	var a amount
 	switch e.Type {
-	case "Deposited":
-	case "Withdrawn":
-		a.Cents = -a.Cents
+	case "Deposited", "Withdrawn":
+		if err := json.Unmarshal(e.Data, &a); err != nil {
+			return err
+		}
+		if e.Type == "Withdrawn" {
+			a.Cents = -a.Cents
+		}
 	default:
 		return nil
 	}
