@@ -39,6 +39,9 @@ var commands = map[string]command{
 	"stats":     {summary: "show totals: streams, events, size, newest sequence", run: runStats},
 	"export":    {summary: "print @all as JSON lines", run: runExport},
 	"import":    {summary: "append events from JSON lines (as export prints them), idempotently", run: runImport},
+	"delete":    {summary: "delete a stream's events for good, leaving a tombstone (asks first)", run: runDelete},
+	"truncate":  {summary: "remove a stream's events below a version, keeping its snapshots", run: runTruncate},
+	"erase":     {summary: "make what delete and truncate removed unrecoverable from the database's files", run: runErase},
 	"backup":    {summary: "copy a live SQLite store into a new file, consistently, while writers go on", run: runBackup},
 	"consumers": {summary: "list consumers with their position and lag; \"consumers reset NAME --to N\" moves one", run: runConsumers},
 	// benchChild is the other process of "bench --watch".
