@@ -22,4 +22,12 @@
 // to the busy timeout), and watchers see each other's writes within the poll
 // interval, found by polling PRAGMA data_version. The path ":memory:" gives a
 // private in-memory database for one Store, served by a single connection.
+//
+// The backend implements evstore.Deleter and evstore.Eraser. Every
+// connection runs with PRAGMA secure_delete=ON, so what Stream.Delete and
+// Stream.Truncate remove is overwritten with zeros in the database file;
+// after either commits, a wal_checkpoint(TRUNCATE) that never waits takes
+// it out of the WAL unless another connection holds a read snapshot there,
+// and Store.Erase retries that checkpoint until it succeeds (or its ctx
+// ends, with ErrWALInUse). Backups and replicas keep what they copied.
 package sqlite

@@ -35,7 +35,8 @@ print(json.dumps(out))
 `
 
 // TestPythonReadsGoFiles: Python's sqlite3 reads what evstore writes, the
-// way py-event-sourcing decodes it, and evstore reads what Python appends.
+// way py-event-sourcing decodes it (a deleted stream's tombstone and a
+// truncated stream included), and evstore reads what Python appends.
 func TestPythonReadsGoFiles(t *testing.T) {
 	python, err := osexec.LookPath("python3")
 	if err != nil {
@@ -59,7 +60,32 @@ func TestPythonReadsGoFiles(t *testing.T) {
 	if err := st.Snapshot(ctx, []byte(`{"total":10}`), evstore.Projection("totals")); err != nil {
 		t.Fatal(err)
 	}
-	stored := readAll(t, st)
+	// A deleted stream (its tombstone: no key, no metadata, empty data)
+	// and a truncated one, whose rows Python must read as well.
+	gone, cut := stream(t, s, "gone-1"), stream(t, s, "cut-1")
+	for _, x := range []*evstore.Stream{gone, cut} {
+		if _, err := x.Write(ctx, written); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := gone.Snapshot(ctx, []byte(`{"gone":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Truncate(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	stored := readAll(t, stream(t, s, evstore.All))
+	if len(stored) != 5 || stored[3].StreamID != "cut-1" || stored[3].Version != 3 || stored[4].Type != evstore.Deleted {
+		t.Fatalf("after Delete and Truncate, evstore read %+v", stored)
+	}
+	keys := map[int64]string{} // by Sequence: the key each event was written with
+	for i := range written {
+		keys[stored[i].Sequence] = written[i].ID
+	}
+	keys[stored[3].Sequence] = written[2].ID
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +133,8 @@ func TestPythonReadsGoFiles(t *testing.T) {
 			!bytes.Equal(data, want.Data) || !reflect.DeepEqual(e.Meta, wantMeta) {
 			t.Errorf("event %d: python read %+v (data %v), Go wrote %+v", i, e, data, want)
 		}
-		if (e.Key == nil) != (written[i].ID == "") || (e.Key != nil && *e.Key != written[i].ID) {
-			t.Errorf("event %d: python read key %v, want %q (none for keyless)", i, e.Key, written[i].ID)
+		if key := keys[want.Sequence]; (e.Key == nil) != (key == "") || (e.Key != nil && *e.Key != key) {
+			t.Errorf("event %d: python read key %v, want %q (none for keyless)", i, e.Key, key)
 		}
 		if e.TS != want.Timestamp.Format("2006-01-02T15:04:05.000000") && e.TS != want.Timestamp.Format("2006-01-02T15:04:05") {
 			t.Errorf("event %d: python read time %s, Go wrote %v", i, e.TS, want.Timestamp)

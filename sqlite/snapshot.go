@@ -8,21 +8,27 @@ import (
 	"github.com/go-event-sourcing/evstore/internal/errs"
 )
 
-// SaveSnapshot implements evstore.Backend. One statement both checks that
-// the snapshot is not ahead of its stream and writes it, so that no write
-// or delete can come between the two.
+// SaveSnapshot implements evstore.Backend. One statement both checks the
+// snapshot's version and writes it, so that no write or delete can come
+// between the two: it must not be ahead of its stream, nor below the
+// stream's tombstone (it would bring deleted state back). A stream's
+// tombstone, when it has one, is its oldest event: Delete removes every
+// event before it, and Truncate only the oldest ones. (A Truncate past the
+// tombstone removes it too, and with it this check.)
 func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
 	conn, err := take(ctx, b.writer)
 	if err != nil {
 		return err
 	}
 	defer put(b.writer, conn)
-	head := "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = +?1"
+	check := `?3 <= (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = +?1)
+		AND ?3 >= COALESCE((SELECT CASE event_type WHEN '` + evstore.Deleted + `' THEN version ELSE 0 END
+			FROM events WHERE stream_id = +?1 ORDER BY version LIMIT 1), 0)`
 	if snap.StreamID == evstore.All {
-		head = "SELECT COALESCE(MAX(id), 0) FROM events"
+		check = "?3 <= (SELECT COALESCE(MAX(id), 0) FROM events)"
 	}
 	stmt, err := conn.Prepare(`INSERT INTO snapshots (stream_id, projection_name, version, state, timestamp)
-		SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?3 <= (` + head + `)
+		SELECT ?1, ?2, ?3, ?4, ?5 WHERE ` + check + `
 		ON CONFLICT (stream_id, projection_name) DO UPDATE SET
 		version = excluded.version, state = excluded.state, timestamp = excluded.timestamp`)
 	if err != nil {
@@ -38,6 +44,14 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 		return errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "save snapshot %s/%s", snap.StreamID, snap.Projection)
 	}
 	if conn.Changes() == 0 {
+		// Which check failed, for the message (the refusal itself was
+		// decided by the statement).
+		if snap.StreamID != evstore.All {
+			if v, typ, err := firstEvent(conn, snap.StreamID); err == nil && typ == evstore.Deleted && snap.Version < v {
+				return fmt.Errorf("%w: snapshot %s/%s at version %d is below the stream's tombstone, at %d: it would bring deleted state back",
+					evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version, v)
+			}
+		}
 		return fmt.Errorf("%w: snapshot %s/%s at version %d is ahead of the stream", evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version)
 	}
 	return nil

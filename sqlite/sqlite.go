@@ -100,6 +100,12 @@ type backend struct {
 	queue groupcommit.Queue[evstore.AppendRequest] // Appends waiting for the next group commit
 	heads heads                                    // stream versions, for the writer connection's holder
 
+	// ckpt is the connection that runs the checkpoints of Delete,
+	// Truncate and Erase (see delete.go), opened when first needed, with
+	// no busy timeout; ckptMu guards it.
+	ckptMu sync.Mutex
+	ckpt   *sqlite.Conn
+
 	beforeCommit func() // tests only: runs in each write transaction before COMMIT
 
 	noSnapshots bool // ReadOnly only: the file has no snapshots table
@@ -242,7 +248,7 @@ func (b *backend) openConn(ctx context.Context, writer bool) (*sqlite.Conn, erro
 	}
 	conn.SetBusyTimeout(b.cfg.busyTimeout)
 	if !writer { // the writer sets it once the file is known to be ours
-		pragmas := []string{"PRAGMA synchronous=NORMAL", fmt.Sprintf("PRAGMA mmap_size=%d", b.cfg.mmapSize)}
+		pragmas := []string{"PRAGMA synchronous=NORMAL", "PRAGMA secure_delete=ON", fmt.Sprintf("PRAGMA mmap_size=%d", b.cfg.mmapSize)}
 		for _, p := range pragmas {
 			if err := exec(ctx, conn, p); err != nil {
 				conn.Close()
@@ -261,7 +267,9 @@ func (b *backend) initWriter(ctx context.Context, w *sqlite.Conn) error {
 	if err != nil {
 		return err
 	}
-	pragmas := []string{"PRAGMA synchronous=NORMAL"}
+	// secure_delete: deleted content is overwritten with zeros (see
+	// delete.go), on every connection.
+	pragmas := []string{"PRAGMA synchronous=NORMAL", "PRAGMA secure_delete=ON"}
 	if !b.memory {
 		pragmas = append([]string{"PRAGMA journal_mode=WAL"}, pragmas...)
 	}
@@ -314,6 +322,14 @@ func (b *backend) closeConns() error {
 		}
 	}
 	b.conns = nil
+	b.ckptMu.Lock()
+	if b.ckpt != nil {
+		if err := b.ckpt.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		b.ckpt = nil
+	}
+	b.ckptMu.Unlock()
 	return errors.Join(errs...)
 }
 
