@@ -171,15 +171,16 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 	if len(rows.ids) == 0 {
 		return nil
 	}
+	// The counter moves on with the events, in the same round trip.
+	batch = &pgx.Batch{}
 	if len(rows.ids) >= copyRows {
 		if _, err := tx.CopyFrom(ctx, b.sql.eventsTable, columns, rows.source()); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", b.channel)
-		return err
+	} else {
+		rows.queue(batch, b.sql.insert)
 	}
-	batch = &pgx.Batch{}
-	rows.queue(batch, b.sql.insert)
+	batch.Queue(b.sql.setLast, next)
 	batch.Queue("SELECT pg_notify($1, '')", b.channel)
 	return tx.SendBatch(ctx, batch).Close()
 }

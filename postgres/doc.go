@@ -12,8 +12,11 @@
 // (stream_id, version) and (stream_id, idempotency_key). Metadata is jsonb,
 // payloads bytea, timestamps timestamptz. A third table, evstore_consumers,
 // keeps consumers' checkpoints, and their leases' lease_until (see
-// "Consumers"). Tables that evstore adds are named evstore_*, so that an
-// application's own tables may share the schema.
+// "Consumers"). evstore_sequence holds the last Sequence handed out (see
+// "Global order"), and evstore_tombstones the version of each deleted
+// stream's last tombstone (see "Deleting data"). Tables that evstore adds
+// are named evstore_*, so that an application's own tables may share the
+// schema.
 //
 // The table evstore_schema holds the schema's version (SchemaVersion; a
 // schema without it, as evstore wrote before consumers, is at version 0).
@@ -34,11 +37,30 @@
 // after one that took 42, and a reader of All that already moved past 42
 // never sees 41. evstore avoids it by serialising appends: every append
 // transaction first takes a transaction-scoped advisory lock (one per
-// schema), then numbers its events after the newest Sequence. The lock is
-// released only once the transaction is committed and visible, so
-// Sequences become visible in order, with no gaps, and readers never skip
-// one. Concurrent Writes are group-committed, so one transaction, one lock
-// and one commit serve all the writes waiting at that moment.
+// schema), then numbers its events after the last Sequence handed out,
+// which the one-row table evstore_sequence holds and the transaction
+// moves on (the larger of it and the newest id, should code that does not
+// know the counter have appended). The lock is released only once the
+// transaction is committed and visible, so Sequences become visible in
+// order, and readers never skip one. The counter never goes back: events
+// removed by Delete or Truncate leave gaps, and their Sequences are never
+// handed out again. Concurrent Writes are group-committed, so one
+// transaction, one lock and one commit serve all the writes waiting at
+// that moment.
+//
+// # Deleting data
+//
+// The backend implements evstore.Deleter and evstore.Eraser. Delete and
+// Truncate each run one transaction under the append lock (so appends to
+// the schema wait while a long stream is deleted); Delete numbers its
+// tombstone like an appended event, and holds the stream's own advisory
+// lock, which SaveSnapshot takes shared, so that a snapshot saved
+// meanwhile is either removed or refused. Store.Erase runs VACUUM
+// (INDEX_CLEANUP ON) on evstore's tables, outside a transaction. VACUUM
+// frees the removed rows' space, it does not zero it: bytes can remain in
+// a page's free space until overwritten, in the WAL and its archive, on
+// replicas until they replay the vacuum, and in backups. See
+// docs/postgres.md, "Deleting data".
 //
 // # Watching
 //

@@ -31,8 +31,13 @@ import (
 //     own table named consumers can share the schema; and its column
 //     lease_until, the database's time until which the last holder of a
 //     consumer's lease may still be handling events (see lease.go,
-//     "Overlap").
-const SchemaVersion = 2
+//     "Overlap");
+//   - 3: evstore_sequence, the last Sequence handed out, so that new
+//     events are numbered after it rather than after the newest event
+//     left (deleting the newest events must not make a Sequence be handed
+//     out twice), and evstore_tombstones, the version of each stream's
+//     last tombstone (a snapshot below it is refused). See delete.go.
+const SchemaVersion = 3
 
 // ErrNewerSchema means the schema was migrated by a newer evstore, to a
 // version this one does not know: Open refuses it, and leaves it as it was.
@@ -70,7 +75,28 @@ var migrations = []func(from int) string{
 ALTER TABLE {{schema}}.evstore_consumers RENAME CONSTRAINT consumers_pkey TO evstore_consumers_pkey;
 ALTER TABLE {{schema}}.evstore_consumers ADD COLUMN lease_until timestamptz`
 	},
+	// 3: the counter of Sequences, starting at the newest one handed out
+	// so far (no event was ever removed before version 3, so that is the
+	// newest event's), and the streams' tombstones (none: older code could
+	// not delete; events of type $deleted that an application wrote
+	// before Write refused the type are not taken for tombstones).
+	func(int) string { return createSequence + ";\n" + createTombstones },
 }
+
+// createSequence creates the one-row table of the last Sequence handed
+// out, and its row.
+const createSequence = `CREATE TABLE {{schema}}.evstore_sequence (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    last     bigint  NOT NULL
+);
+INSERT INTO {{schema}}.evstore_sequence (last) SELECT COALESCE(MAX(id), 0) FROM {{schema}}.events`
+
+// createTombstones creates the table of each deleted stream's last
+// tombstone's version.
+const createTombstones = `CREATE TABLE {{schema}}.evstore_tombstones (
+    stream_id text   PRIMARY KEY,
+    version   bigint NOT NULL
+)`
 
 // createConsumers creates the table of consumers' checkpoints.
 const createConsumers = `CREATE TABLE {{schema}}.evstore_consumers (

@@ -11,8 +11,9 @@ import (
 )
 
 // Head implements evstore.Backend. Appends take Sequences under one lock
-// per schema and release it only once they are visible, so the newest id
-// is always safe to read up to: no lower Sequence can appear later.
+// per schema and release it only once they are visible, so the last
+// Sequence handed out (evstore_sequence's, or the newest id if larger) is
+// always safe to read up to: no lower Sequence can appear later.
 func (b *backend) Head(ctx context.Context, streamID string) (int64, error) {
 	var v int64
 	var err error

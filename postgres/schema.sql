@@ -4,7 +4,8 @@
 CREATE SCHEMA IF NOT EXISTS {{schema}};
 
 -- events.id is the Sequence: appends number it under an advisory lock, so
--- it grows in commit order with no gaps.
+-- it grows in commit order (from version 3, after evstore_sequence's
+-- counter; deleted events leave gaps).
 CREATE TABLE IF NOT EXISTS {{schema}}.events (
     id              bigint      PRIMARY KEY,
     stream_id       text        NOT NULL,

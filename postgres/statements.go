@@ -18,6 +18,17 @@ type statements struct {
 	saveStreamSnapshot string
 	saveAllSnapshot    string
 	loadSnapshot       string
+	setLast            string
+	streamLock         string // exclusive: Delete; shared: SaveSnapshot
+	streamLockShared   string
+	deleteHead         string
+	deleteStream       string
+	deleteSnapshots    string
+	insertTombstone    string
+	setTombstone       string
+	tombstone          string
+	truncate           string
+	vacuumTables       string // the tables Erase vacuums
 	consumer           consumerStatements
 }
 
@@ -26,6 +37,12 @@ const eventColumns = "id, stream_id, idempotency_key, event_type, timestamp, met
 func newStatements(name string) statements {
 	schema := pgx.Identifier{name}.Sanitize()
 	events, snapshots := schema+".events", schema+".snapshots"
+	sequence, tombstones := schema+".evstore_sequence", schema+".evstore_tombstones"
+	// The last Sequence handed out: evstore_sequence's, which never goes
+	// back, or the newest event's, should something that does not know the
+	// counter (evstore before schema version 3, a hand-made INSERT) have
+	// appended past it.
+	last := "SELECT GREATEST((SELECT last FROM " + sequence + "), (SELECT COALESCE(MAX(id), 0) FROM " + events + "))"
 	return statements{
 		eventsTable: pgx.Identifier{name, "events"},
 		events:      events,
@@ -33,7 +50,7 @@ func newStatements(name string) statements {
 		// One lock per schema serialises appends, so Sequences commit in order.
 		lock:       "SELECT pg_advisory_xact_lock(hashtext($1))",
 		streamHead: "SELECT COALESCE(MAX(version), 0) FROM " + events + " WHERE stream_id = $1",
-		allHead:    "SELECT COALESCE(MAX(id), 0) FROM " + events,
+		allHead:    last,
 		lookupKey:  "SELECT version FROM " + events + " WHERE stream_id = $1 AND idempotency_key = $2",
 		// A subquery per stream, so each MAX uses the index.
 		heads: "SELECT s, (SELECT COALESCE(MAX(version), 0) FROM " + events + " WHERE stream_id = s) FROM unnest($1::text[]) AS s",
@@ -44,20 +61,39 @@ func newStatements(name string) statements {
 		streamMetrics: "SELECT COUNT(*), COALESCE(MAX(version), 0), " +
 			"(SELECT timestamp FROM " + events + " WHERE stream_id = $1 ORDER BY version DESC LIMIT 1) " +
 			"FROM " + events + " WHERE stream_id = $1",
-		allMetrics: "SELECT COUNT(*), COALESCE(MAX(id), 0), " +
+		allMetrics: "SELECT COUNT(*), (" + last + "), " +
 			"(SELECT timestamp FROM " + events + " ORDER BY id DESC LIMIT 1) FROM " + events,
-		saveStreamSnapshot: saveSnapshot(snapshots, "SELECT COALESCE(MAX(version), 0) FROM "+events+" WHERE stream_id = $1"),
-		saveAllSnapshot:    saveSnapshot(snapshots, "SELECT COALESCE(MAX(id), 0) FROM "+events),
-		loadSnapshot:       "SELECT version, state, timestamp FROM " + snapshots + " WHERE stream_id = $1 AND projection_name = $2",
-		consumer:           newConsumerStatements(name),
+		// A stream's snapshot is refused below its last tombstone too.
+		saveStreamSnapshot: saveSnapshot(snapshots, "SELECT COALESCE(MAX(version), 0) FROM "+events+" WHERE stream_id = $1",
+			" AND $3 >= COALESCE((SELECT version FROM "+tombstones+" WHERE stream_id = $1), 0)"),
+		saveAllSnapshot:  saveSnapshot(snapshots, last, ""),
+		loadSnapshot:     "SELECT version, state, timestamp FROM " + snapshots + " WHERE stream_id = $1 AND projection_name = $2",
+		setLast:          "UPDATE " + sequence + " SET last = $1",
+		streamLock:       "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+		streamLockShared: "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+		// The stream's version, its oldest version left and the type of
+		// its newest event.
+		deleteHead: "SELECT COALESCE(MAX(version), 0), COALESCE(MIN(version), 0), " +
+			"(SELECT event_type FROM " + events + " WHERE stream_id = $1 ORDER BY version DESC LIMIT 1) " +
+			"FROM " + events + " WHERE stream_id = $1",
+		deleteStream:    "DELETE FROM " + events + " WHERE stream_id = $1",
+		deleteSnapshots: "DELETE FROM " + snapshots + " WHERE stream_id = $1",
+		insertTombstone: "INSERT INTO " + events + " (" + eventColumns + ") " +
+			"VALUES ($1, $2, NULL, $3, $4, NULL, ''::bytea, $5)",
+		setTombstone: "INSERT INTO " + tombstones + " (stream_id, version) VALUES ($1, $2) " +
+			"ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
+		tombstone:    "SELECT version FROM " + tombstones + " WHERE stream_id = $1",
+		truncate:     "DELETE FROM " + events + " WHERE stream_id = $1 AND version < $2",
+		vacuumTables: events + ", " + snapshots + ", " + tombstones + ", " + sequence,
+		consumer:     newConsumerStatements(name),
 	}
 }
 
 // saveSnapshot returns the statement that saves a snapshot unless its
-// version is above what head selects.
-func saveSnapshot(snapshots, head string) string {
+// version is above what head selects, or and does not hold.
+func saveSnapshot(snapshots, head, and string) string {
 	return "INSERT INTO " + snapshots + " (stream_id, projection_name, version, state, timestamp) " +
-		"SELECT $1::text, $2::text, $3::bigint, $4::bytea, $5::timestamptz WHERE $3 <= (" + head + ") " +
+		"SELECT $1::text, $2::text, $3::bigint, $4::bytea, $5::timestamptz WHERE $3 <= (" + head + ")" + and + " " +
 		"ON CONFLICT (stream_id, projection_name) DO UPDATE SET " +
 		"version = excluded.version, state = excluded.state, timestamp = excluded.timestamp"
 }
