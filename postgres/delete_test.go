@@ -320,3 +320,57 @@ func TestMigrateSequence(t *testing.T) {
 		t.Errorf("first write after migration at Sequence %d, want 4", r.First)
 	}
 }
+
+// TestDeleteOtherStore: a Store on the same database whose watcher is
+// live gets the tombstone, and a Read or Watch it starts after the Delete
+// returned yields no removed event.
+func TestDeleteOtherStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	schema := testSchema(t)
+	a, b := testStore(t, schema, nil), testStore(t, schema, nil, WithPollInterval(50*time.Millisecond))
+	live := make(chan evstore.StoredEvent, 16)
+	go func() {
+		for e, err := range mustStream(t, b, evstore.All).Watch(ctx) {
+			if err != nil {
+				return
+			}
+			live <- e
+		}
+	}()
+	st := mustStream(t, a, "s")
+	writeN(t, st, 2)
+	if _, err := st.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case e := <-live:
+			if e.Type != evstore.Deleted {
+				continue // written before the Delete: may have been fetched first
+			}
+		case <-ctx.Done():
+			t.Fatal("the other Store's live watcher got no tombstone")
+		}
+		break
+	}
+	for e, err := range mustStream(t, b, "s").Read(ctx, evstore.After(0)) {
+		if err != nil || e.Type != evstore.Deleted {
+			t.Errorf("the other Store's Read after Delete: %+v, %v; want only the tombstone", e, err)
+		}
+	}
+	c, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer stop()
+	n := 0
+	for e, err := range mustStream(t, b, "s").Watch(c, evstore.After(0)) {
+		if err != nil {
+			break
+		}
+		if n++; e.Type != evstore.Deleted {
+			t.Errorf("the other Store's Watch after Delete yielded %+v", e)
+		}
+	}
+	if n != 1 {
+		t.Errorf("the other Store's Watch after Delete yielded %d events, want the tombstone", n)
+	}
+}

@@ -31,6 +31,10 @@
 // every process that runs it (its consumers, and its Stores too) before a
 // newer evstore opens the schema, and start only newer code after.
 //
+// Stores of version 2 code already running keep working on a schema at
+// version 3 (they number events after the newest id, which newer code
+// takes into account), but do not check snapshots against tombstones.
+//
 // # Global order
 //
 // With a plain sequence, a transaction that takes Sequence 41 can commit
