@@ -80,4 +80,3 @@ func mustHandle(t *testing.T, h *aggregate.Handler[Account, Command, Event], id 
 		t.Fatalf("Handle(%s, %+v): %v", id, cmd, err)
 	}
 }
-
