@@ -112,8 +112,8 @@ func runErase(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	fs := newFlagSet("erase", "erase [flags]", "evstore erase --timeout 1m", stderr)
 	sf := addStoreFlags(g, fs)
 	timeout := fs.Duration("timeout", time.Minute, "how long to keep trying")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	store, err := sf.open(ctx, readWrite)
 	if err != nil {
