@@ -48,7 +48,7 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 				msg = "evstore/postgres: listener cannot connect; retrying"
 			}
 			if failures&(failures-1) == 0 {
-				b.log().LogAttrs(ctx, slog.LevelWarn, msg, slog.Any("err", err), slog.Int("failures", failures), slog.Duration("retry_in", backoff))
+				b.cfg.logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.Any("err", err), slog.Int("failures", failures), slog.Duration("retry_in", backoff))
 			}
 			signal()
 			select {
@@ -83,7 +83,7 @@ func (b *backend) listen(ctx context.Context, signal func(), reconnect bool) (bo
 		return false, err
 	}
 	if reconnect {
-		b.log().LogAttrs(ctx, slog.LevelInfo, "evstore/postgres: listener reconnected")
+		b.cfg.logger.LogAttrs(ctx, slog.LevelInfo, "evstore/postgres: listener reconnected")
 	}
 	signal() // anything committed before LISTEN took effect
 	for {
@@ -103,14 +103,3 @@ func (b *backend) listen(ctx context.Context, signal func(), reconnect bool) (bo
 		}
 	}
 }
-
-// log returns the logger of WithLogger, or one that discards.
-func (b *backend) log() *slog.Logger {
-	if b.cfg.logger != nil {
-		return b.cfg.logger
-	}
-	return discardLogger
-}
-
-// discardLogger logs nothing.
-var discardLogger = slog.New(slog.DiscardHandler)

@@ -37,7 +37,8 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 var _ evstore.LoggingBackend = (*backend)(nil)
 
-// Logger implements evstore.LoggingBackend.
+// Logger implements evstore.LoggingBackend: the logger of WithLogger, or
+// one that discards.
 func (b *backend) Logger() *slog.Logger { return b.cfg.logger }
 
 // WithPollInterval sets how often the store checks for new events when no
@@ -83,6 +84,9 @@ func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 	cfg := config{schema: "public", pollInterval: time.Second}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler) // nothing is logged without WithLogger
 	}
 	switch {
 	case dsn == "":

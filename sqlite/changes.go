@@ -19,7 +19,7 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 	if err != nil {
 		// Fall back on a plain tick: the notifier then checks Head itself.
 		conn = nil
-		b.log().LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: cannot open the poll's connection; polling the head instead", slog.Any("err", err))
+		b.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: cannot open the poll's connection; polling the head instead", slog.Any("err", err))
 	}
 	b.wg.Add(1)
 	go func() {
@@ -41,9 +41,9 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 				v, err := dataVersion(conn)
 				switch {
 				case err != nil && !failing: // logged once, not at every poll
-					b.log().LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: poll failed; retrying", slog.Any("err", err))
+					b.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: poll failed; retrying", slog.Any("err", err))
 				case err == nil && failing:
-					b.log().LogAttrs(ctx, slog.LevelInfo, "evstore/sqlite: poll recovered")
+					b.cfg.logger.LogAttrs(ctx, slog.LevelInfo, "evstore/sqlite: poll recovered")
 				}
 				failing = err != nil
 				if err == nil && v == last {
@@ -63,14 +63,3 @@ func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 func dataVersion(conn *sqlite.Conn) (int64, error) {
 	return queryInt(conn, "PRAGMA data_version")
 }
-
-// log returns the logger of WithLogger, or one that discards.
-func (b *backend) log() *slog.Logger {
-	if b.cfg.logger != nil {
-		return b.cfg.logger
-	}
-	return discardLogger
-}
-
-// discardLogger logs nothing.
-var discardLogger = slog.New(slog.DiscardHandler)

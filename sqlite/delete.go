@@ -198,9 +198,9 @@ func (b *backend) checkpointNow(ctx context.Context, what string) {
 	done, err := b.checkpoint(context.WithoutCancel(ctx))
 	switch {
 	case err != nil:
-		b.log().LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: checkpoint after "+what+" failed; Store.Erase takes the removed data out of the WAL", slog.Any("err", err))
+		b.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "evstore/sqlite: checkpoint after "+what+" failed; Store.Erase takes the removed data out of the WAL", slog.Any("err", err))
 	case !done:
-		b.log().LogAttrs(ctx, slog.LevelInfo, "evstore/sqlite: checkpoint after "+what+" could not empty the WAL (another connection is writing or reading); Store.Erase takes the removed data out of it")
+		b.cfg.logger.LogAttrs(ctx, slog.LevelInfo, "evstore/sqlite: checkpoint after "+what+" could not empty the WAL (another connection is writing or reading); Store.Erase takes the removed data out of it")
 	}
 }
 

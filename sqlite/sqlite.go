@@ -34,7 +34,8 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 var _ evstore.LoggingBackend = (*backend)(nil)
 
-// Logger implements evstore.LoggingBackend.
+// Logger implements evstore.LoggingBackend: the logger of WithLogger, or
+// one that discards.
 func (b *backend) Logger() *slog.Logger { return b.cfg.logger }
 
 // WithPollInterval sets how often watchers look for writes by other
@@ -141,6 +142,9 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 	cfg := config{pollInterval: 50 * time.Millisecond, busyTimeout: 5 * time.Second, readers: 4, mmapSize: 256 << 20}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler) // nothing is logged without WithLogger
 	}
 	switch {
 	case cfg.pollInterval <= 0:
