@@ -489,10 +489,11 @@ func (sv *saver) wait(ctx context.Context) error {
 	return nil
 }
 
-// retry takes a failure of Handle, of a Positioner or of a read in the
-// retry policy: after the backoff it returns nil, to try again; it
-// returns an error to end Consume with: a panic, ctx ending, the Store
-// closing, a lost lease, or one failure too many.
+// retry takes a failure of Handle or of a Positioner's Position in the
+// retry policy (a failed read goes to pause): after the backoff it returns
+// nil, to try again; it returns an error to end Consume with: a panic, an
+// error wrapping ErrInvalidArgument, ctx ending, the Store closing, a lost
+// lease, or one failure too many.
 func (c *consumer) retry(ctx context.Context, failures *int, err error) error {
 	switch {
 	case ctx.Err() != nil:
