@@ -366,7 +366,7 @@ func (c *consumer) follow(ctx context.Context, held *heldLease) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if err := c.handle(ctx, events); err != nil {
+			if err := c.batch(ctx, events, scanned); err != nil {
 				c.forget()
 				if err := c.retry(ctx, &failures, err); err != nil {
 					return err

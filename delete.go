@@ -104,7 +104,9 @@ func (s *Stream) Delete(ctx context.Context, opts ...WriteOption) (int64, error)
 	if cfg.expect.kind == expectExact && cfg.expect.version < 0 {
 		return 0, fmt.Errorf("%w: ExpectVersion(%d) is negative", ErrInvalidArgument, cfg.expect.version)
 	}
-	r, err := call(s.store, func() (WriteReport, error) { return d.DeleteStream(ctx, s.id, cfg.expect) })
+	r, err := traced(s.store, ctx, Trace{Op: TraceDelete, StreamID: s.id}, func(ctx context.Context) (WriteReport, error) {
+		return d.DeleteStream(ctx, s.id, cfg.expect)
+	}, endWrite)
 	if err != nil {
 		return 0, err
 	}
@@ -137,7 +139,9 @@ func (s *Stream) Truncate(ctx context.Context, before int64) error {
 	if before < 1 {
 		return fmt.Errorf("%w: Truncate(%d): want 1 <= before <= the stream's version", ErrInvalidArgument, before)
 	}
-	if _, err := call(s.store, func() (int64, error) { return d.TruncateStream(ctx, s.id, before) }); err != nil {
+	if _, err := traced(s.store, ctx, Trace{Op: TraceTruncate, StreamID: s.id}, func(ctx context.Context) (int64, error) {
+		return d.TruncateStream(ctx, s.id, before)
+	}, func(t *Trace, n int64) { t.Events = int(n) }); err != nil {
 		return err
 	}
 	s.store.notifier.purge(s.id, before)
@@ -167,7 +171,9 @@ func (s *Store) Erase(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%w: erasing removed data", ErrUnsupported)
 	}
-	_, err := call(s, func() (struct{}, error) { return struct{}{}, e.Erase(ctx) })
+	_, err := traced(s, ctx, Trace{Op: TraceErase}, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, e.Erase(ctx)
+	}, nil)
 	return err
 }
 

@@ -41,12 +41,15 @@ type Store struct {
 	notifier *notifier
 	readPage int          // events per Backend.Read of a Read loop or a catch-up
 	log      *slog.Logger // the Backend's (LoggingBackend), or one that discards
+	tracer   Tracer       // the Backend's (TracingBackend), or nil
+	system   string       // the Backend's System, for the tracer
 }
 
 // NewStore returns a Store that keeps its events in b. Backends' Open
 // functions call it; applications rarely need to.
 func NewStore(b Backend) *Store {
 	s := &Store{b: b, readPage: defaultReadPage, log: loggerOf(b)}
+	s.tracer, s.system = tracerOf(b)
 	s.life, s.kill = context.WithCancel(context.Background())
 	s.done = s.life.Done()
 	s.idle.L = &s.mu
@@ -141,11 +144,17 @@ func (s *Store) head(ctx context.Context, id string) (int64, error) {
 
 // read runs one Backend.Read.
 func (s *Store) read(ctx context.Context, q Query, dst []StoredEvent) ([]StoredEvent, error) {
-	if err := s.enter(); err != nil {
-		return dst, err
+	if s.tracer == nil {
+		if err := s.enter(); err != nil {
+			return dst, err
+		}
+		defer s.leave()
+		return s.b.Read(ctx, q, dst)
 	}
-	defer s.leave()
-	return s.b.Read(ctx, q, dst)
+	n := len(dst)
+	return traced(s, ctx, Trace{Op: TraceRead, StreamID: q.StreamID}, func(ctx context.Context) ([]StoredEvent, error) {
+		return s.b.Read(ctx, q, dst)
+	}, func(t *Trace, out []StoredEvent) { t.Events = len(out) - n })
 }
 
 // Stream returns a handle on the stream id, or on the global stream for All.

@@ -78,9 +78,9 @@ func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...Wri
 		if err != nil {
 			return 0, err
 		}
-		r, err = call(s.store, func() (WriteReport, error) {
+		r, err = traced(s.store, ctx, Trace{Op: TraceWrite, StreamID: s.id, Events: len(enc)}, func(ctx context.Context) (WriteReport, error) {
 			return s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: cfg.expect})
-		})
+		}, endWrite)
 		if err != nil {
 			return 0, err
 		}

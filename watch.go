@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"time"
 )
 
 // Watch yields the stream's events after After(n) — by default after the
@@ -40,6 +41,11 @@ func (s *Stream) Watch(ctx context.Context, opts ...ReadOption) iter.Seq2[Stored
 			return
 		}
 		defer s.store.notifier.leave()
+		if t := s.store.tracer; t != nil {
+			tr := Trace{Op: TraceWatch, System: s.store.system, Start: time.Now(), StreamID: s.id}
+			ctx = t.TraceStart(ctx, tr)
+			defer func() { t.TraceEnd(ctx, tr) }()
+		}
 		w := &watcher{s: s, filter: cfg.filter, pos: cfg.after, yield: yield}
 		if s.id == All {
 			w.horizon = cfg.after

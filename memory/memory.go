@@ -15,6 +15,7 @@ type Option func(*config)
 // config holds Open's settings; see Option.
 type config struct {
 	logger *slog.Logger
+	tracer evstore.Tracer
 }
 
 // WithLogger makes the Store log what its background goroutines meet
@@ -26,6 +27,20 @@ var _ evstore.LoggingBackend = (*backend)(nil)
 
 // Logger implements evstore.LoggingBackend.
 func (b *backend) Logger() *slog.Logger { return b.logger }
+
+// WithTracer makes the Store trace its writes, reads, deletes, consumer
+// batches and watchers, through t (the otelevstore
+// package's Tracer gives OpenTelemetry spans and metrics); see
+// evstore.TracingBackend. Nothing is traced without it.
+func WithTracer(t evstore.Tracer) Option { return func(c *config) { c.tracer = t } }
+
+var _ evstore.TracingBackend = (*backend)(nil)
+
+// Tracer implements evstore.TracingBackend: the Tracer of WithTracer.
+func (b *backend) Tracer() evstore.Tracer { return b.tracer }
+
+// System implements evstore.TracingBackend: "memory".
+func (b *backend) System() string { return "memory" }
 
 // Open returns a new, empty Store that keeps its events in memory. Every
 // call returns a Store of its own: two Stores never share events. Nothing
@@ -40,7 +55,7 @@ func Open(ctx context.Context, opts ...Option) (*evstore.Store, error) {
 		o(&cfg)
 	}
 	b := newBackend()
-	b.logger = cfg.logger
+	b.logger, b.tracer = cfg.logger, cfg.tracer
 	return evstore.NewStore(b), nil
 }
 
@@ -52,7 +67,8 @@ func Open(ctx context.Context, opts ...Option) (*evstore.Store, error) {
 // what a database transaction gives the other backends.
 type backend struct {
 	mu     sync.RWMutex
-	logger *slog.Logger // from WithLogger; nil for none
+	logger *slog.Logger   // from WithLogger; nil for none
+	tracer evstore.Tracer // from WithTracer; nil for none
 
 	// events holds every event of the store in Sequence order: the event
 	// with Sequence n is events[n-1]. Sequences thus have no gaps here

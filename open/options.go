@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-event-sourcing/evstore"
 	"github.com/go-event-sourcing/evstore/memory"
 	"github.com/go-event-sourcing/evstore/postgres"
 	"github.com/go-event-sourcing/evstore/sqlite"
@@ -47,6 +48,17 @@ func WithLogger(l *slog.Logger) Option {
 		o.sqlite = append(o.sqlite, sqlite.WithLogger(l))
 		o.postgres = append(o.postgres, postgres.WithLogger(l))
 		o.memory = append(o.memory, memory.WithLogger(l))
+	}
+}
+
+// WithTracer gives every kind of store the Tracer t
+// (sqlite.WithTracer, postgres.WithTracer, memory.WithTracer; see
+// evstore.TracingBackend).
+func WithTracer(t evstore.Tracer) Option {
+	return func(o *options) {
+		o.sqlite = append(o.sqlite, sqlite.WithTracer(t))
+		o.postgres = append(o.postgres, postgres.WithTracer(t))
+		o.memory = append(o.memory, memory.WithTracer(t))
 	}
 }
 

@@ -20,6 +20,7 @@ type Option func(*config)
 
 type config struct {
 	logger       *slog.Logger
+	tracer       evstore.Tracer
 	schema       string
 	pollInterval time.Duration
 }
@@ -40,6 +41,20 @@ var _ evstore.LoggingBackend = (*backend)(nil)
 // Logger implements evstore.LoggingBackend: the logger of WithLogger, or
 // one that discards.
 func (b *backend) Logger() *slog.Logger { return b.cfg.logger }
+
+// WithTracer makes the Store trace its writes, reads, deletes, consumer
+// batches and watchers, and its group commits, through t (the otelevstore
+// package's Tracer gives OpenTelemetry spans and metrics); see
+// evstore.TracingBackend. Nothing is traced without it.
+func WithTracer(t evstore.Tracer) Option { return func(c *config) { c.tracer = t } }
+
+var _ evstore.TracingBackend = (*backend)(nil)
+
+// Tracer implements evstore.TracingBackend: the Tracer of WithTracer.
+func (b *backend) Tracer() evstore.Tracer { return b.cfg.tracer }
+
+// System implements evstore.TracingBackend: "postgresql".
+func (b *backend) System() string { return "postgresql" }
 
 // WithPollInterval sets how often the store checks for new events when no
 // notification has come (default 1s). Notifications normally wake watchers
@@ -132,6 +147,7 @@ func open(ctx context.Context, dsn string, opts []Option) (*backend, error) {
 		writer:  make(chan struct{}, 1),
 	}
 	b.writer <- struct{}{}
+	b.queue.Tracer, b.queue.System = cfg.tracer, b.System()
 	return b, nil
 }
 

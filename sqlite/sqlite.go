@@ -20,6 +20,7 @@ type Option func(*config)
 
 type config struct {
 	logger       *slog.Logger
+	tracer       evstore.Tracer
 	pollInterval time.Duration
 	busyTimeout  time.Duration
 	readers      int
@@ -37,6 +38,20 @@ var _ evstore.LoggingBackend = (*backend)(nil)
 // Logger implements evstore.LoggingBackend: the logger of WithLogger, or
 // one that discards.
 func (b *backend) Logger() *slog.Logger { return b.cfg.logger }
+
+// WithTracer makes the Store trace its writes, reads, deletes, consumer
+// batches and watchers, and its group commits, through t (the otelevstore
+// package's Tracer gives OpenTelemetry spans and metrics); see
+// evstore.TracingBackend. Nothing is traced without it.
+func WithTracer(t evstore.Tracer) Option { return func(c *config) { c.tracer = t } }
+
+var _ evstore.TracingBackend = (*backend)(nil)
+
+// Tracer implements evstore.TracingBackend: the Tracer of WithTracer.
+func (b *backend) Tracer() evstore.Tracer { return b.cfg.tracer }
+
+// System implements evstore.TracingBackend: "sqlite".
+func (b *backend) System() string { return "sqlite" }
 
 // WithPollInterval sets how often watchers look for writes by other
 // processes or Stores on the same file (default 50ms). Writes through this
@@ -157,6 +172,7 @@ func open(ctx context.Context, path string, opts []Option) (*backend, error) {
 		return nil, fmt.Errorf("%w: mmap size %d is negative", evstore.ErrInvalidArgument, cfg.mmapSize)
 	}
 	b := &backend{path: path, cfg: cfg, memory: path == ":memory:"}
+	b.queue.Tracer, b.queue.System = cfg.tracer, b.System()
 	if b.memory {
 		if cfg.readOnly {
 			return nil, fmt.Errorf("%w: a private in-memory database cannot be opened read-only", evstore.ErrInvalidArgument)

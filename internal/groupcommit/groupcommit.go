@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-event-sourcing/evstore"
 )
@@ -35,6 +36,11 @@ type Call[R any] struct {
 
 // A Queue holds the calls waiting for the next group.
 type Queue[R any] struct {
+	// Tracer, when set (by the backend, before the first call), traces
+	// each group's commit as a TraceCommit of System.
+	Tracer evstore.Tracer
+	System string
+
 	mu    sync.Mutex
 	calls []*Call[R]
 	last  atomic.Int64 // how many calls the last group had
@@ -85,7 +91,7 @@ func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit
 		case <-call.done:
 			return call.Report, call.Err
 		case token := <-tokens:
-			lead(q, token, tokens, commit)
+			lead(ctx, q, token, tokens, commit)
 		case <-ctx.Done():
 			if q.withdraw(call) {
 				return evstore.WriteReport{}, ctx.Err()
@@ -97,7 +103,8 @@ func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit
 }
 
 // lead commits the queued calls as one group.
-func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[R], func() []*Call[R])) {
+// ctx is the leader's own call's, which the commit's trace descends from.
+func lead[R, T any](ctx context.Context, q *Queue[R], token T, tokens chan T, commit func(T, []*Call[R], func() []*Call[R])) {
 	defer func() { tokens <- token }()
 	q.gather()
 	calls := q.Drain()
@@ -105,6 +112,10 @@ func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[
 		return
 	}
 	joined := [][]*Call[R]{calls}
+	if q.Tracer != nil {
+		end := q.trace(ctx, len(calls))
+		defer func() { end(joined) }()
+	}
 	defer func() {
 		// If commit panics, the calls it had not finished must not look
 		// successful: each gets an error, then the panic goes on up the
@@ -130,6 +141,41 @@ func lead[R, T any](q *Queue[R], token T, tokens chan T, commit func(T, []*Call[
 		joined = append(joined, more)
 		return more
 	})
+}
+
+// trace starts the trace of a group's commit; the function it returns
+// ends it, once the group's calls are done.
+func (q *Queue[R]) trace(ctx context.Context, writes int) func([][]*Call[R]) {
+	t := evstore.Trace{Op: evstore.TraceCommit, System: q.System, Start: time.Now(), Writes: writes}
+	ctx = q.Tracer.TraceStart(ctx, t)
+	return func(joined [][]*Call[R]) {
+		// The commit failed if no call of it succeeded (a conflict of
+		// one write is that write's, not the commit's).
+		t.Writes = 0
+		var failed int
+		var first error
+		for _, group := range joined {
+			for _, c := range group {
+				t.Writes++
+				t.Events += c.Report.Appended
+				if c.Err != nil {
+					if failed++; first == nil {
+						first = c.Err
+					}
+				}
+			}
+		}
+		if failed == t.Writes {
+			t.Err = first
+		}
+		t.Outcome = evstore.OutcomeAppended
+		if t.Err != nil {
+			t.Outcome = evstore.OutcomeError
+		} else if t.Events == 0 {
+			t.Outcome = evstore.OutcomeDuplicate
+		}
+		q.Tracer.TraceEnd(ctx, t)
+	}
 }
 
 // Context returns a context for the work of a group of calls: it ends
