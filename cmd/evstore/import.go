@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/go-event-sourcing/evstore"
 )
@@ -60,7 +61,7 @@ func runImport(ctx context.Context, g globals, args []string, stdout, stderr io.
 		return err
 	}
 	defer store.Close()
-	im := &importer{ctx: ctx, store: store, streams: map[string]*evstore.Stream{}}
+	im := &importer{ctx: ctx, store: store, streams: map[string]*evstore.Stream{}, seen: map[string]bool{}}
 	bar := newProgress(stderr, isTerminal(stderr) && positional[0] != "-", int(total))
 	defer bar.Done()
 	lines := newLineReader(in, maxLineBytes)
@@ -137,18 +138,38 @@ func (lr *lineReader) next() ([]byte, error) {
 // each event's version: events whose versions the stream already has are
 // skipped (it compares versions, not contents), so importing a file twice,
 // or again after it grew, adds only what is new; a run that starts beyond
-// the stream's next version is an error.
+// the stream's next version is an error, except in two cases that a store
+// with deleted or truncated streams exports:
+//
+//   - A tombstone (Type evstore.Deleted) at version N, always a run of its
+//     own, is reproduced by Stream.Delete at version N-1: the stream is
+//     filled with placeholder events up to N-1 if it is not there yet,
+//     and Delete removes them with whatever the stream had.
+//   - A stream whose first event in the file is at version N > 1 and that
+//     the target does not have (truncated, or cut by export --after) is
+//     filled with placeholders 1 to N-1, its events written after them,
+//     and then truncated before N (Stream.Truncate), which removes the
+//     placeholders. An import that stopped in between finishes the job
+//     when it runs again: a stream whose oldest event is a placeholder is
+//     filled on and truncated.
 type importer struct {
 	ctx              context.Context
 	store            *evstore.Store
 	streams          map[string]*evstore.Stream
+	seen             map[string]bool // streams whose first run in the file was written
 	run              []evstore.CandidateEvent
 	runBytes         int // of data and metadata in run
 	runStream        string
 	runFrom, runTo   int64 // versions of the run
 	runLine          int   // line of the run's first event
+	runTombstone     bool  // the run is one tombstone
 	written, skipped int
 }
+
+// placeholderType is the Type of the events import writes below a
+// stream's first version in the file, so that its events keep their
+// versions, and removes again (by Delete or Truncate) before it returns.
+const placeholderType = "evstore.import.placeholder"
 
 // add reads line n and adds its event to the run, writing the run first
 // if the event does not continue it. Its errors name the line, or the
@@ -158,11 +179,13 @@ func (im *importer) add(n int, line []byte) error {
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n, err)
 	}
-	if j.StreamID != im.runStream || j.Version != im.runTo+1 || len(im.run) == importBatch || im.runBytes+size > importBatchBytes {
+	tombstone := j.Type == evstore.Deleted
+	if j.StreamID != im.runStream || j.Version != im.runTo+1 || len(im.run) == importBatch || im.runBytes+size > importBatchBytes ||
+		tombstone || im.runTombstone {
 		if err := im.flush(); err != nil {
 			return err
 		}
-		im.runStream, im.runFrom, im.runLine = j.StreamID, j.Version, n
+		im.runStream, im.runFrom, im.runLine, im.runTombstone = j.StreamID, j.Version, n, tombstone
 	}
 	im.run, im.runTo, im.runBytes = append(im.run, e), j.Version, im.runBytes+size
 	return nil
@@ -176,6 +199,10 @@ func parseLine(line []byte) (j eventJSON, e evstore.CandidateEvent, size int, er
 	}
 	if j.StreamID == "" || j.Type == "" || j.Version < 1 {
 		return j, e, 0, fmt.Errorf("%w: an event needs stream_id, type and a version above 0", evstore.ErrInvalidEvent)
+	}
+	if strings.HasPrefix(j.Type, "$") && j.Type != evstore.Deleted {
+		return j, e, 0, fmt.Errorf("%w: type %q: types beginning with '$' are evstore's, and import reproduces only %s (through Stream.Delete)",
+			evstore.ErrInvalidEvent, j.Type, evstore.Deleted)
 	}
 	if e, err = j.candidate(); err != nil {
 		return j, e, 0, err
@@ -227,25 +254,110 @@ func (im *importer) write() error {
 		}
 		im.streams[im.runStream] = st
 	}
+	first := !im.seen[im.runStream]
+	im.seen[im.runStream] = true
+	if im.runTombstone {
+		return im.writeTombstone(st)
+	}
 	v := st.Version()
+	// A stream that starts beyond version 1 in the file: give it
+	// placeholders below, then truncate them away.
+	truncate := false
+	if first && im.runFrom > 1 {
+		pending, err := im.placeholders(st)
+		if err != nil {
+			return err
+		}
+		truncate = v == 0 || pending
+		if truncate && v < im.runFrom-1 {
+			if err := im.fill(st, im.runFrom-1); err != nil {
+				return err
+			}
+			v = st.Version()
+		}
+	}
 	switch {
 	case v >= im.runTo: // imported before
 		im.skipped += len(im.run)
-		return nil
 	case v < im.runFrom-1:
-		return fmt.Errorf("stream %s is at version %d: events from version %d do not follow on", im.runStream, v, im.runFrom)
+		return fmt.Errorf("stream %s is at version %d: events from version %d do not follow on "+
+			"(import the export it continues first, or import into a store without stream %s)", im.runStream, v, im.runFrom, im.runStream)
+	default:
+		// The stream may already have the start of the run (a file that
+		// grew since the last import): write only what follows its version.
+		run := im.run[v-(im.runFrom-1):]
+		im.skipped += len(im.run) - len(run)
+		after, err := st.Write(im.ctx, run, evstore.ExpectVersion(v))
+		if err != nil {
+			return err
+		}
+		im.written += int(after - v)
+		im.skipped += len(run) - int(after-v) // keys the stream had
 	}
-	// The stream may already have the start of the run (a file that grew
-	// since the last import): write only what follows its version.
-	run := im.run[v-(im.runFrom-1):]
-	im.skipped += len(im.run) - len(run)
-	after, err := st.Write(im.ctx, run, evstore.ExpectVersion(v))
+	if truncate {
+		if err := st.Truncate(im.ctx, im.runFrom); err != nil {
+			return fmt.Errorf("removing the placeholders below version %d: %w (import again to finish)", im.runFrom, err)
+		}
+	}
+	return nil
+}
+
+// writeTombstone reproduces the run's tombstone, at version runFrom, with
+// Stream.Delete: it cannot be written, and Delete puts it at the stream's
+// version + 1, after removing everything the stream had (placeholders
+// included).
+func (im *importer) writeTombstone(st *evstore.Stream) error {
+	at := im.runFrom
+	switch {
+	case st.Version() >= at: // imported before
+		im.skipped++
+		return nil
+	case at == 1:
+		return fmt.Errorf("a %s event at version 1 cannot be reproduced: Delete leaves a stream with no events as it is", evstore.Deleted)
+	}
+	if err := im.fill(st, at-1); err != nil {
+		return err
+	}
+	v, err := st.Delete(im.ctx, evstore.ExpectVersion(at-1))
 	if err != nil {
 		return err
 	}
-	im.written += int(after - v)
-	im.skipped += len(run) - int(after-v) // keys the stream had
+	if v != at {
+		return fmt.Errorf("stream %s: Delete left it at version %d, not at its tombstone's %d (its only event was a tombstone already)", im.runStream, v, at)
+	}
+	im.written++
 	return nil
+}
+
+// fill writes placeholder events to st up to version to, a batch at a time.
+func (im *importer) fill(st *evstore.Stream, to int64) error {
+	for v := st.Version(); v < to; {
+		batch := make([]evstore.CandidateEvent, min(to-v, importBatch))
+		for i := range batch {
+			batch[i].Type = placeholderType
+		}
+		after, err := st.Write(im.ctx, batch, evstore.ExpectVersion(v))
+		if err != nil {
+			return fmt.Errorf("writing placeholders up to version %d: %w", to, err)
+		}
+		v = after
+	}
+	return nil
+}
+
+// placeholders reports whether st's oldest event is a placeholder: an
+// import stopped before it truncated them.
+func (im *importer) placeholders(st *evstore.Stream) (bool, error) {
+	if st.Version() == 0 {
+		return false, nil
+	}
+	for e, err := range st.Read(im.ctx, evstore.Limit(1)) {
+		if err != nil {
+			return false, err
+		}
+		return e.Type == placeholderType, nil
+	}
+	return false, nil
 }
 
 // stop ends an import that failed with err, at a line or at a run it

@@ -50,7 +50,8 @@ func versions(t *testing.T, path string) map[string]int64 {
 // TestImportLines: a line imports however long its JSON is, as long as its
 // event is within evstore.MaxEventSize; a larger event, a malformed line or
 // a run of events that does not follow on stops the import there, with
-// everything before it imported and nothing from it on.
+// everything before it imported and nothing from it on. A stream that
+// starts beyond version 1 in the file follows on when the target lacks it.
 func TestImportLines(t *testing.T) {
 	const max = evstore.MaxEventSize
 	// At the limit, in a line of over 64 MiB: 5 MiB of binary data (as
@@ -96,8 +97,10 @@ func TestImportLines(t *testing.T) {
 			[]string{"line 3:", "a version above 0"}, map[string]int64{"a": 2}, false},
 		{"a gap in the last run", func() string { return small + line("b", 1, "") + line("b", 3, "") + line("b", 4, "") }, 1,
 			[]string{"lines 4-5 (stream b, versions 3-4): stream b is at version 1", "imported 3 events from the lines before it"}, map[string]int64{"a": 2, "b": 1}, false},
-		{"a gap in the middle", func() string { return small + line("b", 2, "") + line("c", 1, "") }, 1,
-			[]string{"line 3 (stream b, version 2): stream b is at version 0", "imported 2 events from the lines before it"}, map[string]int64{"a": 2}, false},
+		{"a gap in the middle", func() string { return small + line("a", 4, "") + line("c", 1, "") }, 1,
+			[]string{"line 3 (stream a, version 4): stream a is at version 2", "imported 2 events from the lines before it"}, map[string]int64{"a": 2}, false},
+		{"a stream that starts beyond version 1", func() string { return small + line("b", 2, "") + line("c", 1, "") }, 0,
+			[]string{"imported 4 events, 0 already there"}, map[string]int64{"a": 2, "b": 2, "c": 1}, false},
 	}
 	dir := t.TempDir()
 	for i, c := range cases {
