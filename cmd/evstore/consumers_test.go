@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,127 @@ func TestConsumers(t *testing.T) {
 	}
 	if out := mustCLI(t, db, "consumers", "reset", "new", "--to", "2", "--create"); !strings.Contains(out, "after sequence 2") {
 		t.Errorf("reset --create: %q", out)
+	}
+}
+
+// TestConsumersLagAfterDeletes: a consumer's lag counts the events left
+// after its position in its partition, not the Sequences that Delete and
+// Truncate removed; when counting them would read more than lagScanMax
+// events it says the count is a lower bound.
+func TestConsumersLagAfterDeletes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "consumers.db")
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	write := func(id string, n int) *evstore.Stream {
+		t.Helper()
+		st, err := store.Stream(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "E"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return st
+	}
+	write("a", 3) // Sequences 1-3
+	write("b", 3) // 4-6
+	// "split" runs in two partitions over the six events, then stops.
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	for m := range 2 {
+		go func() {
+			done <- store.Consume(run, "split", evstore.HandlerFunc(func(context.Context, []evstore.StoredEvent) error { return nil }), evstore.Partition(m, 2))
+		}()
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	err = store.WaitConsumer(wait, "split", 6)
+	cancel()
+	stop()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, db, "consumers", "reset", "proj", "--to", "2", "--create")
+	mustCLI(t, db, "consumers", "reset", "zero", "--to", "0", "--create")
+
+	a := write("a", 2)                       // 7-8
+	b := write("b", 1)                       // 9
+	c := write("c", 2)                       // 10-11
+	if _, err := a.Delete(ctx); err != nil { // removes 1-3, 7-8; tombstone at 12
+		t.Fatal(err)
+	}
+	if err := b.Truncate(ctx, 4); err != nil { // removes 4-6
+		t.Fatal(err)
+	}
+	if err := c.Truncate(ctx, 2); err != nil { // removes 10
+		t.Fatal(err)
+	}
+	// Left: b@4 (9), c@2 (11) and a's tombstone (12).
+	left := []struct {
+		stream string
+		seq    int64
+	}{{"b", 9}, {"c", 11}, {"a", 12}}
+
+	consumers := func() map[string]map[string]any {
+		t.Helper()
+		got := map[string]map[string]any{}
+		for _, line := range strings.Split(strings.TrimSpace(mustCLI(t, db, "consumers", "--json")), "\n") {
+			var c map[string]any
+			if err := json.Unmarshal([]byte(line), &c); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			key := c["name"].(string)
+			if c["members"] != 0.0 {
+				key += fmt.Sprintf("/%v", c["partition"])
+			}
+			got[key] = c
+		}
+		return got
+	}
+	got := consumers()
+	want := map[string]int64{"proj": 3, "zero": 3}
+	for m := range 2 {
+		pos := int64(got[fmt.Sprintf("split/%d", m)]["position"].(float64))
+		n := int64(0)
+		for _, e := range left {
+			if e.seq > pos && evstore.PartitionOf(e.stream, 2) == m {
+				n++
+			}
+		}
+		want[fmt.Sprintf("split/%d", m)] = n
+	}
+	for key, lag := range want {
+		c, ok := got[key]
+		if !ok || c["lag"] != float64(lag) || c["lag_exact"] != true || c["sequences_behind"] != 12-c["position"].(float64) {
+			t.Errorf("%s: got %v, want lag %d (exact) and sequences_behind 12 - position", key, c, lag)
+		}
+	}
+	table := mustCLI(t, db, "consumers")
+	if !regexp.MustCompile(`(?m)^proj +- +2 +3 `).MatchString(table) {
+		t.Errorf("table: proj's line should show position 2, lag 3:\n%s", table)
+	}
+
+	// Reading at most two events: a lower bound, said as one.
+	defer func(n int) { lagScanMax = n }(lagScanMax)
+	lagScanMax = 2
+	got = consumers()
+	if p := got["proj"]; p["lag"] != 2.0 || p["lag_exact"] != false {
+		t.Errorf("proj with lagScanMax 2: got %v, want lag 2, not exact", p)
+	}
+	if z := got["zero"]; z["lag"] != 3.0 || z["lag_exact"] != true {
+		t.Errorf("zero with lagScanMax 2: got %v, want lag 3 (the store's event count), exact", z)
+	}
+	if table := mustCLI(t, db, "consumers"); !regexp.MustCompile(`(?m)^proj +- +2 +2\+ `).MatchString(table) {
+		t.Errorf("table: proj's line should show lag 2+:\n%s", table)
 	}
 }
