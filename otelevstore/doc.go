@@ -22,18 +22,26 @@
 // write that led it), Stream.Delete ("delete"), Stream.Truncate
 // ("truncate"), Store.Erase ("erase"), and each batch a consumer hands to
 // its Handler ("consume NAME", of kind Consumer: the spans of what the
-// Handler does are its children). They follow OpenTelemetry's database
+// Handler does are its children; each batch is the root of a trace of its
+// own, linked to the span Consume was called in, since a consumer runs for
+// as long as its process). A group commit's span is the child of the
+// write that led the group; the other writes of the group have no link to
+// it. They follow OpenTelemetry's database
 // conventions where they fit: db.system.name ("sqlite", "postgresql", or
 // "memory"), db.operation.name (the names above), error.type (evstore's
 // error: "conflict", "closed", "invalid_event", ...). evstore's own
-// attributes are the Key constants: the stream, the events given and
-// appended, the outcome of a write, the stream's version after it, and a
+// attributes are the Key constants: the stream, the events given, read
+// and appended, the outcome of a write, the stream's version after it, and a
 // consumer's name, partition, position and lag.
 //
 // # Metrics
 //
 //   - db.client.operation.duration (histogram, seconds), by
-//     db.system.name, db.operation.name, evstore.outcome and error.type;
+//     db.system.name, db.operation.name, evstore.outcome and error.type
+//     (a write's time includes its commit's: filter by
+//     db.operation.name, don't add them up);
+//   - evstore.consumer.batch.duration (histogram, seconds): the
+//     Handler's time for a batch;
 //   - evstore.writes (counter), by evstore.outcome: appended, duplicate
 //     (a retry whose events were all there), conflict, error;
 //   - evstore.events.appended (counter);

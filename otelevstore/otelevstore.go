@@ -23,7 +23,8 @@ const scope = "github.com/go-event-sourcing/evstore/otelevstore"
 // conventions (db.system.name, db.operation.name, error.type).
 const (
 	StreamKey    = attribute.Key("evstore.stream.id")          // the stream written, read or deleted; "@all"
-	EventsKey    = attribute.Key("evstore.events")             // events given at start; appended, read, removed or handled at end
+	EventsKey    = attribute.Key("evstore.events")             // events given to a write or a batch; read or removed by a read or truncate
+	AppendedKey  = attribute.Key("evstore.events.appended")    // events a write, commit or delete appended
 	WritesKey    = attribute.Key("evstore.writes")             // writes in a group commit
 	OutcomeKey   = attribute.Key("evstore.outcome")            // appended, duplicate, conflict, error
 	VersionKey   = attribute.Key("evstore.stream.version")     // the stream's version after a write or delete
@@ -40,6 +41,7 @@ type Tracer struct {
 	tracer trace.Tracer
 
 	duration  metric.Float64Histogram   // db.client.operation.duration
+	batchTime metric.Float64Histogram   // evstore.consumer.batch.duration
 	appended  metric.Int64Counter       // evstore.events.appended
 	writes    metric.Int64Counter       // evstore.writes
 	group     metric.Int64Histogram     // evstore.commit.group.size
@@ -66,14 +68,17 @@ func NewTracer(opts ...Option) *Tracer {
 	if c.mp == nil {
 		c.mp = otel.GetMeterProvider()
 	}
-	t := &Tracer{tracer: c.tp.Tracer(scope)}
-	m := c.mp.Meter(scope)
+	t := &Tracer{tracer: c.tp.Tracer(scope, trace.WithSchemaURL(semconv.SchemaURL))}
+	m := c.mp.Meter(scope, metric.WithSchemaURL(semconv.SchemaURL))
 	// An instrument that cannot be made is a no-op one: telemetry never
 	// stops the store. The error goes to OpenTelemetry's error handler.
 	var err error
+	buckets := metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 	t.duration, err = m.Float64Histogram("db.client.operation.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of evstore's operations: writes, reads, commits, deletes, consumer batches."),
-		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+		metric.WithDescription("Duration of evstore's database operations: writes, reads, commits, deletes, erasure."), buckets)
+	handle(err)
+	t.batchTime, err = m.Float64Histogram("evstore.consumer.batch.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of consumer batches: the Handler's work."), buckets)
 	handle(err)
 	t.appended, err = m.Int64Counter("evstore.events.appended", metric.WithUnit("{event}"),
 		metric.WithDescription("Events appended by writes."))
@@ -115,6 +120,7 @@ func (t *Tracer) TraceStart(ctx context.Context, tr evstore.Trace) context.Conte
 	}
 	kind := trace.SpanKindClient
 	name := string(tr.Op)
+	var opts []trace.SpanStartOption
 	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = append(attrs, semconv.DBSystemNameKey.String(tr.System), semconv.DBOperationName(string(tr.Op)))
 	if tr.StreamID != "" {
@@ -129,8 +135,15 @@ func (t *Tracer) TraceStart(ctx context.Context, tr evstore.Trace) context.Conte
 		kind = trace.SpanKindConsumer
 		name = "consume " + tr.Consumer
 		attrs = append(attrs, EventsKey.Int(tr.Events), ConsumerKey.String(tr.Consumer), PartitionKey.Int(tr.Partition))
+		// A consumer runs for as long as its process: each batch is a
+		// trace of its own, linked to the span Consume was called in.
+		opts = append(opts, trace.WithNewRoot())
+		if parent := trace.SpanContextFromContext(ctx); parent.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: parent}))
+		}
 	}
-	ctx, _ = t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithTimestamp(tr.Start), trace.WithAttributes(attrs...))
+	opts = append(opts, trace.WithSpanKind(kind), trace.WithTimestamp(tr.Start), trace.WithAttributes(attrs...))
+	ctx, _ = t.tracer.Start(ctx, name, opts...)
 	return ctx
 }
 
@@ -152,7 +165,10 @@ func (t *Tracer) TraceEnd(ctx context.Context, tr evstore.Trace) {
 	}
 	switch tr.Op {
 	case evstore.TraceWrite, evstore.TraceDelete:
-		span.SetAttributes(OutcomeKey.String(tr.Outcome), EventsKey.Int(tr.Events), VersionKey.Int64(tr.Version))
+		span.SetAttributes(OutcomeKey.String(tr.Outcome), AppendedKey.Int(tr.Events))
+		if tr.Err == nil {
+			span.SetAttributes(VersionKey.Int64(tr.Version))
+		}
 		if tr.Op == evstore.TraceWrite {
 			t.writes.Add(ctx, 1, t.measure(tr.System, tr.Op, tr.Outcome))
 			if tr.Events > 0 {
@@ -160,7 +176,7 @@ func (t *Tracer) TraceEnd(ctx context.Context, tr evstore.Trace) {
 			}
 		}
 	case evstore.TraceCommit:
-		span.SetAttributes(WritesKey.Int(tr.Writes), EventsKey.Int(tr.Events), OutcomeKey.String(tr.Outcome))
+		span.SetAttributes(WritesKey.Int(tr.Writes), AppendedKey.Int(tr.Events), OutcomeKey.String(tr.Outcome))
 		t.group.Record(ctx, int64(tr.Writes), t.measure(tr.System, tr.Op, ""))
 	case evstore.TraceRead, evstore.TraceTruncate:
 		span.SetAttributes(EventsKey.Int(tr.Events))
@@ -172,6 +188,9 @@ func (t *Tracer) TraceEnd(ctx context.Context, tr evstore.Trace) {
 			t.position.Record(ctx, tr.Version, consumer)
 			t.lag.Record(ctx, tr.Lag, consumer)
 		}
+		t.batchTime.Record(ctx, end.Sub(tr.Start).Seconds(), t.measureErr(tr.System, tr.Op, "", errType))
+		span.End(trace.WithTimestamp(end))
+		return
 	}
 	t.duration.Record(ctx, end.Sub(tr.Start).Seconds(), t.measureErr(tr.System, tr.Op, tr.Outcome, errType))
 	span.End(trace.WithTimestamp(end))

@@ -149,29 +149,33 @@ func (q *Queue[R]) trace(ctx context.Context, writes int) func([][]*Call[R]) {
 	t := evstore.Trace{Op: evstore.TraceCommit, System: q.System, Start: time.Now(), Writes: writes}
 	ctx = q.Tracer.TraceStart(ctx, t)
 	return func(joined [][]*Call[R]) {
-		// The commit failed if no call of it succeeded (a conflict of
-		// one write is that write's, not the commit's).
+		// The commit failed if every call of it failed, and not on its
+		// own expectation (a conflict is that write's, not the commit's).
 		t.Writes = 0
-		var failed int
+		var failed, conflicts int
 		var first error
 		for _, group := range joined {
 			for _, c := range group {
 				t.Writes++
 				t.Events += c.Report.Appended
-				if c.Err != nil {
+				switch {
+				case errors.Is(c.Err, evstore.ErrConflict):
+					conflicts++
+				case c.Err != nil:
 					if failed++; first == nil {
 						first = c.Err
 					}
 				}
 			}
 		}
-		if failed == t.Writes {
-			t.Err = first
-		}
-		t.Outcome = evstore.OutcomeAppended
-		if t.Err != nil {
-			t.Outcome = evstore.OutcomeError
-		} else if t.Events == 0 {
+		switch {
+		case failed == t.Writes:
+			t.Err, t.Outcome = first, evstore.OutcomeError
+		case t.Events > 0:
+			t.Outcome = evstore.OutcomeAppended
+		case conflicts > 0:
+			t.Outcome = evstore.OutcomeConflict
+		default:
 			t.Outcome = evstore.OutcomeDuplicate
 		}
 		q.Tracer.TraceEnd(ctx, t)
