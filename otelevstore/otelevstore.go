@@ -49,7 +49,9 @@ type Tracer struct {
 	handled   metric.Int64Counter       // evstore.consumer.events
 	position  metric.Int64Gauge         // evstore.consumer.position
 	lag       metric.Int64Gauge         // evstore.consumer.lag
-	attrCache sync.Map                  // attrKey -> metric.MeasurementOption
+
+	mu    sync.RWMutex
+	attrs map[attrKey]metric.MeasurementOption // see measure
 }
 
 var _ evstore.Tracer = (*Tracer)(nil)
@@ -111,39 +113,51 @@ func handle(err error) {
 	}
 }
 
+// Span start options made once: options are interfaces, and making one
+// for each span would cost an allocation.
+var (
+	clientSpan   = trace.WithSpanKind(trace.SpanKindClient)
+	consumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
+	newRoot      = trace.WithNewRoot()
+)
+
 // TraceStart implements evstore.Tracer: it starts a span, except for a
-// watcher, whose life is counted, not traced.
+// watcher, whose life is counted, not traced. Attributes are set only on
+// a span that records: an unsampled span costs no more than its Start.
 func (t *Tracer) TraceStart(ctx context.Context, tr evstore.Trace) context.Context {
-	if tr.Op == evstore.TraceWatch {
-		t.watchers.Add(ctx, 1, t.measure(tr.System, tr.Op, ""))
+	var span trace.Span
+	switch tr.Op {
+	case evstore.TraceWatch:
+		t.watchers.Add(ctx, 1, t.measure(tr.System, tr.Op, "", ""))
+		return ctx
+	case evstore.TraceConsume:
+		// A consumer runs for as long as its process: each batch is a
+		// trace of its own, linked to the span Consume was called in.
+		link := trace.WithLinks()
+		if parent := trace.SpanContextFromContext(ctx); parent.IsValid() {
+			link = trace.WithLinks(trace.Link{SpanContext: parent})
+		}
+		ctx, span = t.tracer.Start(ctx, "consume "+tr.Consumer, consumerSpan, newRoot, link)
+		if span.IsRecording() {
+			span.SetAttributes(semconv.DBSystemNameKey.String(tr.System), semconv.DBOperationName(string(tr.Op)),
+				EventsKey.Int(tr.Events), ConsumerKey.String(tr.Consumer), PartitionKey.Int(tr.Partition))
+		}
 		return ctx
 	}
-	kind := trace.SpanKindClient
-	name := string(tr.Op)
-	var opts []trace.SpanStartOption
-	attrs := make([]attribute.KeyValue, 0, 6)
-	attrs = append(attrs, semconv.DBSystemNameKey.String(tr.System), semconv.DBOperationName(string(tr.Op)))
+	ctx, span = t.tracer.Start(ctx, string(tr.Op), clientSpan)
+	if !span.IsRecording() {
+		return ctx
+	}
+	span.SetAttributes(semconv.DBSystemNameKey.String(tr.System), semconv.DBOperationName(string(tr.Op)))
 	if tr.StreamID != "" {
-		attrs = append(attrs, StreamKey.String(tr.StreamID))
+		span.SetAttributes(StreamKey.String(tr.StreamID))
 	}
 	switch tr.Op {
 	case evstore.TraceWrite:
-		attrs = append(attrs, EventsKey.Int(tr.Events))
+		span.SetAttributes(EventsKey.Int(tr.Events))
 	case evstore.TraceCommit:
-		attrs = append(attrs, WritesKey.Int(tr.Writes))
-	case evstore.TraceConsume:
-		kind = trace.SpanKindConsumer
-		name = "consume " + tr.Consumer
-		attrs = append(attrs, EventsKey.Int(tr.Events), ConsumerKey.String(tr.Consumer), PartitionKey.Int(tr.Partition))
-		// A consumer runs for as long as its process: each batch is a
-		// trace of its own, linked to the span Consume was called in.
-		opts = append(opts, trace.WithNewRoot())
-		if parent := trace.SpanContextFromContext(ctx); parent.IsValid() {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: parent}))
-		}
+		span.SetAttributes(WritesKey.Int(tr.Writes))
 	}
-	opts = append(opts, trace.WithSpanKind(kind), trace.WithTimestamp(tr.Start), trace.WithAttributes(attrs...))
-	ctx, _ = t.tracer.Start(ctx, name, opts...)
 	return ctx
 }
 
@@ -151,49 +165,60 @@ func (t *Tracer) TraceStart(ctx context.Context, tr evstore.Trace) context.Conte
 // operation's metrics.
 func (t *Tracer) TraceEnd(ctx context.Context, tr evstore.Trace) {
 	if tr.Op == evstore.TraceWatch {
-		t.watchers.Add(ctx, -1, t.measure(tr.System, tr.Op, ""))
+		t.watchers.Add(ctx, -1, t.measure(tr.System, tr.Op, "", ""))
 		return
 	}
-	end := time.Now()
+	took := time.Since(tr.Start).Seconds()
 	span := trace.SpanFromContext(ctx)
+	recording := span.IsRecording()
 	errType := ""
 	if tr.Err != nil {
 		errType = errorType(tr.Err)
-		span.RecordError(tr.Err)
-		span.SetStatus(codes.Error, tr.Err.Error())
-		span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+		if recording {
+			span.RecordError(tr.Err)
+			span.SetStatus(codes.Error, tr.Err.Error())
+			span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+		}
 	}
 	switch tr.Op {
 	case evstore.TraceWrite, evstore.TraceDelete:
-		span.SetAttributes(OutcomeKey.String(tr.Outcome), AppendedKey.Int(tr.Events))
-		if tr.Err == nil {
-			span.SetAttributes(VersionKey.Int64(tr.Version))
+		if recording {
+			span.SetAttributes(OutcomeKey.String(tr.Outcome), AppendedKey.Int(tr.Events))
+			if tr.Err == nil {
+				span.SetAttributes(VersionKey.Int64(tr.Version))
+			}
 		}
 		if tr.Op == evstore.TraceWrite {
-			t.writes.Add(ctx, 1, t.measure(tr.System, tr.Op, tr.Outcome))
+			t.writes.Add(ctx, 1, t.measure(tr.System, tr.Op, tr.Outcome, ""))
 			if tr.Events > 0 {
-				t.appended.Add(ctx, int64(tr.Events), t.measure(tr.System, tr.Op, ""))
+				t.appended.Add(ctx, int64(tr.Events), t.measure(tr.System, tr.Op, "", ""))
 			}
 		}
 	case evstore.TraceCommit:
-		span.SetAttributes(WritesKey.Int(tr.Writes), AppendedKey.Int(tr.Events), OutcomeKey.String(tr.Outcome))
-		t.group.Record(ctx, int64(tr.Writes), t.measure(tr.System, tr.Op, ""))
+		if recording {
+			span.SetAttributes(WritesKey.Int(tr.Writes), AppendedKey.Int(tr.Events), OutcomeKey.String(tr.Outcome))
+		}
+		t.group.Record(ctx, int64(tr.Writes), t.measure(tr.System, tr.Op, "", ""))
 	case evstore.TraceRead, evstore.TraceTruncate:
-		span.SetAttributes(EventsKey.Int(tr.Events))
+		if recording {
+			span.SetAttributes(EventsKey.Int(tr.Events))
+		}
 	case evstore.TraceConsume:
 		if tr.Err == nil {
-			span.SetAttributes(PositionKey.Int64(tr.Version), LagKey.Int64(tr.Lag))
+			if recording {
+				span.SetAttributes(PositionKey.Int64(tr.Version), LagKey.Int64(tr.Lag))
+			}
 			consumer := metric.WithAttributes(semconv.DBSystemNameKey.String(tr.System), ConsumerKey.String(tr.Consumer), PartitionKey.Int(tr.Partition))
 			t.handled.Add(ctx, int64(tr.Events), consumer)
 			t.position.Record(ctx, tr.Version, consumer)
 			t.lag.Record(ctx, tr.Lag, consumer)
 		}
-		t.batchTime.Record(ctx, end.Sub(tr.Start).Seconds(), t.measureErr(tr.System, tr.Op, "", errType))
-		span.End(trace.WithTimestamp(end))
+		t.batchTime.Record(ctx, took, t.measure(tr.System, tr.Op, "", errType))
+		span.End()
 		return
 	}
-	t.duration.Record(ctx, end.Sub(tr.Start).Seconds(), t.measureErr(tr.System, tr.Op, tr.Outcome, errType))
-	span.End(trace.WithTimestamp(end))
+	t.duration.Record(ctx, took, t.measure(tr.System, tr.Op, tr.Outcome, errType))
+	span.End()
 }
 
 // attrKey names one set of metric attributes.
@@ -204,15 +229,15 @@ type attrKey struct {
 	err     string
 }
 
-// measure returns the metric attributes of an operation, made once.
-func (t *Tracer) measure(system string, op evstore.TraceOp, outcome string) metric.MeasurementOption {
-	return t.measureErr(system, op, outcome, "")
-}
-
-func (t *Tracer) measureErr(system string, op evstore.TraceOp, outcome, errType string) metric.MeasurementOption {
+// measure returns the metric attributes of an operation, made once for
+// each set (there are a few dozen).
+func (t *Tracer) measure(system string, op evstore.TraceOp, outcome, errType string) metric.MeasurementOption {
 	k := attrKey{system, op, outcome, errType}
-	if o, ok := t.attrCache.Load(k); ok {
-		return o.(metric.MeasurementOption)
+	t.mu.RLock()
+	o, ok := t.attrs[k]
+	t.mu.RUnlock()
+	if ok {
+		return o
 	}
 	attrs := []attribute.KeyValue{semconv.DBSystemNameKey.String(system), semconv.DBOperationName(string(op))}
 	if outcome != "" {
@@ -221,8 +246,14 @@ func (t *Tracer) measureErr(system string, op evstore.TraceOp, outcome, errType 
 	if errType != "" {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
 	}
-	o, _ := t.attrCache.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(attrs...)))
-	return o.(metric.MeasurementOption)
+	o = metric.WithAttributeSet(attribute.NewSet(attrs...))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.attrs == nil {
+		t.attrs = map[attrKey]metric.MeasurementOption{}
+	}
+	t.attrs[k] = o
+	return o
 }
 
 // errorTypes name evstore's errors in error.type, from the most specific.
