@@ -100,3 +100,85 @@ func dropKnown(events []EncodedEvent, keys KeySet) []EncodedEvent {
 	}
 	return events
 }
+
+// A StreamsPlan is what PlanStreams tells a Backend to do with a
+// StreamsRequest.
+type StreamsPlan struct {
+	// LookupKeys means that the keys of the request's streams must be
+	// looked up before anything can be decided: call PlanStreams again
+	// with them.
+	LookupKeys bool
+	// Writes holds one plan for each of the request's writes, in order:
+	// the events to insert (none for a retry or a check), the stream's
+	// version before and after, and whether the insert is Optimistic, as
+	// in PlanAppend.
+	Writes []AppendPlan
+}
+
+// PlanStreams applies the rule of Store.Append (and of a Write with
+// FailIfMatch) to req, for streams at versions heads (one per write).
+// keys[i] tells which of write i's keys its stream already has; a nil
+// keys means they have not been looked up. match is the Sequence of the
+// first event above req.Condition.After that matches its Criteria,
+// committed or written by an earlier call of the same commit group; 0 for
+// none (or no condition).
+//
+// The rule: a write whose events all exist already (by key) is a retry and
+// is skipped, its expectation unchecked; when every event of the request
+// exists already, the request succeeds as a no-op whatever its
+// expectations and condition. Otherwise the expectation of every other
+// write is checked (a *ConflictError), then the condition (a
+// *ConditionError), and nothing is written unless all hold. A write with
+// no events appends nothing and only checks its expectation.
+//
+// Without keys PlanStreams answers optimistically, as PlanAppend does,
+// and asks for them (LookupKeys) only when a check fails and the request
+// has keyed events on streams that have events.
+func PlanStreams(req StreamsRequest, heads []int64, keys []KeySet, match int64) (StreamsPlan, error) {
+	known := keys != nil
+	plan := StreamsPlan{Writes: make([]AppendPlan, len(req.Writes))}
+	given, fresh := 0, 0
+	keyed := false // some write has keys that its stream may hold
+	for i, w := range req.Writes {
+		p := AppendPlan{Head: heads[i], Events: w.Events}
+		if heads[i] > 0 && hasKeys(w.Events) {
+			keyed = true
+			if known && keys[i] != nil {
+				p.Events = dropKnown(w.Events, keys[i])
+			}
+		}
+		given += len(w.Events)
+		fresh += len(p.Events)
+		plan.Writes[i] = p
+	}
+	if given > 0 && fresh == 0 {
+		for i := range plan.Writes { // a retry of a request that went through
+			plan.Writes[i].Version = heads[i]
+		}
+		return plan, nil
+	}
+	var err error
+	for i, w := range req.Writes {
+		if len(w.Events) > 0 && len(plan.Writes[i].Events) == 0 {
+			continue // this write is a retry
+		}
+		if err = w.Expect.Check(w.StreamID, heads[i]); err != nil {
+			break
+		}
+	}
+	if err == nil && req.Condition != nil && match > 0 {
+		err = &ConditionError{After: req.Condition.After, Match: match}
+	}
+	if err != nil {
+		if !known && keyed {
+			return StreamsPlan{LookupKeys: true}, nil
+		}
+		return StreamsPlan{}, err
+	}
+	for i := range plan.Writes {
+		p := &plan.Writes[i]
+		p.Version = p.Head + int64(len(p.Events))
+		p.Optimistic = !known && p.Head > 0 && hasKeys(p.Events)
+	}
+	return plan, nil
+}

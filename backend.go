@@ -88,7 +88,8 @@ type EncodedEvent struct {
 	ID       string // idempotency key, "" for none
 	Type     string // non-empty
 	Data     []byte
-	Metadata []byte // a JSON object, or nil for none
+	Metadata []byte   // a JSON object, or nil for none
+	Tags     []string // sorted, without repeats; nil for none
 }
 
 // A Query selects events for Backend.Read.

@@ -27,6 +27,11 @@ type CandidateEvent struct {
 	// is stored as a JSON object, so every value must be JSON-encodable.
 	// Filters can select events by metadata fields. Nil or empty means none.
 	Metadata map[string]any
+	// Tags label the event across streams, for Find and FailIfMatch
+	// ("course:c1", "student:s7"): each 1 to MaxTagLen bytes of UTF-8
+	// text without NUL bytes, at most MaxTags distinct ones. They are
+	// stored as a set: repeats are dropped, and they read back sorted.
+	Tags []string
 }
 
 // A StoredEvent is an event as the store keeps it.
@@ -51,6 +56,8 @@ type StoredEvent struct {
 	// Metadata is the decoded JSON metadata, or nil when there was none.
 	// JSON numbers decode as float64, as with encoding/json.
 	Metadata map[string]any
+	// Tags are the event's tags, sorted, or nil when it has none.
+	Tags []string
 }
 
 // A Snapshot is a saved projection state of a stream at a version, so a read

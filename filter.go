@@ -12,9 +12,12 @@ import (
 // A Filter selects events: an event matches when it matches every clause.
 // The empty Filter matches every event.
 //
-// Fields are "stream_id", "event_type", "version" and "metadata.<path>",
-// where <path> is a dotted path into the metadata object
-// ("metadata.tags.prio"). Values are strings for stream_id and event_type,
+// Fields are "stream_id", "event_type", "version", "tag" and
+// "metadata.<path>", where <path> is a dotted path into the metadata object
+// ("metadata.tags.prio"). A "tag" clause matches an event that carries a
+// matching tag among its Tags (Equals: that tag; In: any of them; Like: a
+// tag matching the pattern). Values are strings for stream_id, event_type
+// and tag,
 // integers for version, and strings, numbers or booleans for metadata; a
 // metadata clause matches only a value of the same JSON type. Filters never
 // become SQL text: backends bind field paths and values as parameters.
@@ -63,12 +66,12 @@ func newClause(op Op, field string, values []any) Clause {
 
 func (c *Clause) parse(field string, values []any) error {
 	switch field {
-	case "stream_id", "event_type", "version":
+	case "stream_id", "event_type", "version", "tag":
 		c.field = field
 	default:
 		rest, ok := strings.CutPrefix(field, "metadata.")
 		if !ok {
-			return fmt.Errorf("%w: unknown field %q (want stream_id, event_type, version or metadata.<path>)", ErrInvalidFilter, field)
+			return fmt.Errorf("%w: unknown field %q (want stream_id, event_type, version, tag or metadata.<path>)", ErrInvalidFilter, field)
 		}
 		path := strings.Split(rest, ".")
 		for _, key := range path {
@@ -98,7 +101,7 @@ func (c *Clause) parse(field string, values []any) error {
 // normalise converts a filter value to the one type the field compares with.
 func normalise(field string, v any) (any, error) {
 	switch field {
-	case "stream_id", "event_type":
+	case "stream_id", "event_type", "tag":
 		if s, ok := v.(string); ok {
 			return checkText(s)
 		}
@@ -196,14 +199,14 @@ func toInt64(v any) (int64, bool) {
 func (c Clause) Op() Op { return c.op }
 
 // Field returns the column the clause tests: "stream_id", "event_type",
-// "version" or "metadata".
+// "version", "tag" or "metadata".
 func (c Clause) Field() string { return c.field }
 
 // Path returns the metadata keys of a "metadata.<path>" clause, outermost first.
 func (c Clause) Path() []string { return c.path }
 
 // Values returns the values the clause compares with, normalised: strings
-// for stream_id, event_type and Like patterns; int64 for version; string,
+// for stream_id, event_type, tag and Like patterns; int64 for version; string,
 // float64 or bool for metadata.
 func (c Clause) Values() []any { return c.values }
 
@@ -242,6 +245,13 @@ func (c Clause) match(e StoredEvent) bool {
 		got = e.Type
 	case "version":
 		got = e.Version
+	case "tag":
+		for _, t := range e.Tags {
+			if clauseOf(c, t) {
+				return true
+			}
+		}
+		return false
 	case "metadata":
 		v, ok := lookup(e.Metadata, c.path)
 		if !ok {
@@ -257,6 +267,19 @@ func (c Clause) match(e StoredEvent) bool {
 	}
 	for _, want := range c.values {
 		if got == want {
+			return true
+		}
+	}
+	return false
+}
+
+// clauseOf reports whether the string s satisfies c's comparison.
+func clauseOf(c Clause, s string) bool {
+	if c.op == OpLike {
+		return likeMatch(s, c.values[0].(string))
+	}
+	for _, want := range c.values {
+		if s == want {
 			return true
 		}
 	}

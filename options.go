@@ -8,6 +8,7 @@ type WriteOption func(*writeConfig)
 type writeConfig struct {
 	expect Expectation
 	report *WriteReport
+	cond   *Condition // FailIfMatch's
 }
 
 // ExpectVersion makes a Write succeed only if the stream is at exactly

@@ -52,9 +52,11 @@ func (s *Stream) position(e *StoredEvent) int64 {
 // repeats of an ID within events; if nothing is left, Write succeeds and
 // returns the current version whatever the expected version (a retry of a
 // write that went through). Otherwise ExpectVersion or ExpectExists, if
-// given, is checked in the database and a mismatch returns a *ConflictError.
-// An empty events writes nothing and returns the current version. Report
-// tells a fresh write from such a retry.
+// given, is checked in the database and a mismatch returns a *ConflictError;
+// then FailIfMatch, if given, and an event matching it returns a
+// *ConditionError. An empty events writes nothing, checks nothing and
+// returns the current version. Report tells a fresh write from such a
+// retry.
 func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...WriteOption) (int64, error) {
 	cfg := newWriteConfig(opts)
 	if cfg.report != nil {
@@ -78,6 +80,9 @@ func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...Wri
 		if err != nil {
 			return 0, err
 		}
+		if cfg.cond != nil {
+			return s.writeIf(ctx, enc, cfg)
+		}
 		r, err = traced(s.store, ctx, Trace{Op: TraceWrite, StreamID: s.id, Events: len(enc)}, func(ctx context.Context) (WriteReport, error) {
 			return s.store.b.Append(ctx, AppendRequest{StreamID: s.id, Events: enc, Expect: cfg.expect})
 		}, endWrite)
@@ -93,6 +98,24 @@ func (s *Stream) Write(ctx context.Context, events []CandidateEvent, opts ...Wri
 		*cfg.report = r
 	}
 	return r.Version, nil
+}
+
+// writeIf is a Write with FailIfMatch: a StreamsRequest of one write.
+func (s *Stream) writeIf(ctx context.Context, enc []EncodedEvent, cfg writeConfig) (int64, error) {
+	cond, err := cfg.cond.check()
+	if err != nil {
+		return 0, err
+	}
+	req := StreamsRequest{Writes: []AppendRequest{{StreamID: s.id, Events: enc, Expect: cfg.expect}}, Condition: cond}
+	out, err := s.store.appendStreams(ctx, req, s.id)
+	if err != nil {
+		return 0, err
+	}
+	s.saw(out[0].Version)
+	if cfg.report != nil {
+		*cfg.report = out[0]
+	}
+	return out[0].Version, nil
 }
 
 // Lookup returns the version of the stream's event whose idempotency key is
@@ -149,7 +172,11 @@ func encodeEvents(events []CandidateEvent) ([]EncodedEvent, error) {
 		if size := len(e.Data) + len(meta); size > MaxEventSize {
 			return nil, fmt.Errorf("%w: event %d (%s): %d bytes of data and metadata, over MaxEventSize (%d)", ErrInvalidEvent, i, e.Type, size, MaxEventSize)
 		}
-		out = append(out, EncodedEvent{ID: e.ID, Type: e.Type, Data: e.Data, Metadata: meta})
+		tags, err := normalTags(e.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("%w: event %d (%s): %v", ErrInvalidEvent, i, e.Type, err)
+		}
+		out = append(out, EncodedEvent{ID: e.ID, Type: e.Type, Data: e.Data, Metadata: meta, Tags: tags})
 	}
 	return out, nil
 }

@@ -72,7 +72,8 @@ type Trace struct {
 	// Events, at start: the events given (a write, a commit group, a
 	// consumer batch). At end: the events appended, read, or handled.
 	Events int
-	// Writes, at start of a commit: the writes of the group.
+	// Writes, at start of a commit: the writes of the group; of a write
+	// through Store.Append: its streams (StreamID is then "").
 	Writes int
 
 	Consumer  string // at start of a consumer batch: its name

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
@@ -37,26 +38,36 @@ func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstor
 		return evstore.WriteReport{Version: plan.Version}, nil
 	}
 
-	// From here on nothing can fail, so the write is whole or not at all.
+	return b.insert(req.StreamID, s, plan, time.Now()), nil
+}
+
+// insert appends the events of plan to the stream s (named id), with the
+// lock held exclusively, and reports them. Nothing in it can fail, so a
+// write is whole or not at all.
+func (b *backend) insert(id string, s *stream, plan evstore.AppendPlan, now time.Time) evstore.WriteReport {
+	report := evstore.WriteReport{Version: plan.Version, Appended: len(plan.Events)}
+	if len(plan.Events) == 0 {
+		return report // a retry, or a write that only checks
+	}
 	// The events of one write share a timestamp, as in the other
 	// backends: UTC, to the microsecond.
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now = now.UTC().Truncate(time.Microsecond)
 	if s.keys == nil {
 		s.keys = make(keyIndex)
 	}
-	report := evstore.WriteReport{Version: plan.Version, Appended: len(plan.Events)}
 	for i, e := range plan.Events {
 		seq := int64(len(b.events)) + 1
 		version := plan.Head + int64(i) + 1
 		b.events = append(b.events, record{
 			event: evstore.StoredEvent{
 				ID:        e.ID, // "" for an event without a key
-				StreamID:  req.StreamID,
+				StreamID:  id,
 				Sequence:  seq,
 				Version:   version,
 				Timestamp: now,
 				Type:      e.Type,
-				Data:      clone(e.Data), // not the caller's memory
+				Data:      clone(e.Data),        // not the caller's memory
+				Tags:      slices.Clone(e.Tags), // sorted by the Store
 			},
 			metadata: clone(e.Metadata),
 		})
@@ -69,8 +80,42 @@ func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstor
 		}
 		report.Last = seq
 	}
-	b.streams[req.StreamID] = s // a new stream exists from its first event
-	return report, nil
+	b.streams[id] = s // a new stream exists from its first event
+	return report
+}
+
+// AppendStreams implements evstore.MultiAppender. Holding the lock
+// exclusively is its transaction, as for Append: the streams' versions
+// and keys, and the condition's match, cannot change before the events
+// are in.
+func (b *backend) AppendStreams(ctx context.Context, req evstore.StreamsRequest) ([]evstore.WriteReport, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errs.Wrapf("evstore/memory", err, "append to %d streams", len(req.Writes))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+
+	streams := make([]*stream, len(req.Writes))
+	heads := make([]int64, len(req.Writes))
+	keys := make([]evstore.KeySet, len(req.Writes))
+	for i, w := range req.Writes {
+		streams[i] = b.stream(w.StreamID)
+		heads[i], keys[i] = streams[i].version(), streams[i].keys
+	}
+	var match int64
+	if c := req.Condition; c != nil {
+		match = b.firstMatch(c.Criteria, c.After)
+	}
+	plan, err := evstore.PlanStreams(req, heads, keys, match)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]evstore.WriteReport, len(req.Writes))
+	for i, w := range req.Writes {
+		out[i] = b.insert(w.StreamID, streams[i], plan.Writes[i], now)
+	}
+	return out, nil
 }
 
 // clone returns a copy of p that shares no memory with it, or nil when p

@@ -85,6 +85,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 func (r *record) stored() (evstore.StoredEvent, error) {
 	e := r.event
 	e.Data = clone(e.Data)
+	e.Tags = slices.Clone(e.Tags)
 	if r.metadata != nil {
 		if err := json.Unmarshal(r.metadata, &e.Metadata); err != nil {
 			// The Store encoded it; this would be a bug, not bad input.
