@@ -16,6 +16,13 @@ import (
 // the writer connection (not group-committed: they are rare), which keep
 // the writer's cache of stream versions (heads) right as Append does.
 //
+// A stream's tombstone, while it is an event, is its oldest one: Delete
+// removes every event before it, and Truncate only the oldest ones. A
+// Truncate that removes it keeps its version in evstore_tombstones (the
+// newest one it removed, if ever several), so that SaveSnapshot still
+// refuses a snapshot below it: the stream's last tombstone is the greater
+// of the two (see lastTombstone).
+//
 // The bytes go with the rows: every connection runs with PRAGMA
 // secure_delete=ON, so SQLite overwrites deleted content with zeros in the
 // pages it writes (this applies to every delete and overwrite the store
@@ -108,6 +115,15 @@ func (b *backend) TruncateStream(ctx context.Context, streamID string, before in
 		if before < 1 || before > head {
 			return fmt.Errorf("%w: truncate %s before version %d: want 1 to its version, %d", evstore.ErrInvalidArgument, streamID, before, head)
 		}
+		// A tombstone among the removed events still bounds the stream's
+		// snapshots: its version stays in evstore_tombstones.
+		if err := execArgs(conn, `INSERT INTO evstore_tombstones (stream_id, version)
+			SELECT stream_id, MAX(version) FROM events
+			WHERE stream_id = +?1 AND version < +?2 AND event_type = '`+evstore.Deleted+`'
+			GROUP BY stream_id
+			ON CONFLICT (stream_id) DO UPDATE SET version = max(version, excluded.version)`, streamID, before); err != nil {
+			return err
+		}
 		if err := execArgs(conn, "DELETE FROM events WHERE stream_id = +? AND version < +?", streamID, before); err != nil {
 			return err
 		}
@@ -140,6 +156,19 @@ func firstEvent(conn *sqlite.Conn, streamID string) (int64, string, error) {
 		return 0, "", err
 	}
 	return stmt.ColumnInt64(0), stmt.ColumnText(1), nil
+}
+
+// lastTombstoneSQL is an expression, of the stream ?1, for the version of
+// its last tombstone (0 if none): its oldest event if that is one, or the
+// newest that Truncate removed.
+const lastTombstoneSQL = `max(
+	COALESCE((SELECT CASE event_type WHEN '` + evstore.Deleted + `' THEN version ELSE 0 END
+		FROM events WHERE stream_id = +?1 ORDER BY version LIMIT 1), 0),
+	COALESCE((SELECT version FROM evstore_tombstones WHERE stream_id = +?1), 0))`
+
+// lastTombstone returns the version of the stream's last tombstone, or 0.
+func lastTombstone(conn *sqlite.Conn, streamID string) (int64, error) {
+	return queryInt(conn, "SELECT "+lastTombstoneSQL, streamID)
 }
 
 // execArgs runs one statement with arguments that returns no rows.

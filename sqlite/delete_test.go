@@ -407,3 +407,72 @@ func TestDeleteReadOnly(t *testing.T) {
 		t.Errorf("the stream has %d events, want 2", len(got))
 	}
 }
+
+// TestTruncateTombstoneAfterMigration: a tombstone written at schema
+// version 1, before evstore_tombstones, still bounds the stream's
+// snapshots once a Truncate of the migrated file removes it; Truncate
+// keeps the newest removed tombstone's version, and not one it did not
+// remove.
+func TestTruncateTombstoneAfterMigration(t *testing.T) {
+	ctx := context.Background()
+	s, path := openStore(t)
+	st := stream(t, s, "x")
+	writeMarked(t, st, 3)
+	if _, err := st.Delete(ctx); err != nil { // 4
+		t.Fatal(err)
+	}
+	if _, err := st.Write(ctx, []evstore.CandidateEvent{{Type: "E"}, {Type: "E"}}); err != nil { // 5, 6
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema version 1.
+	conn, err := sqlite.OpenConn(path, sqlite.OpenReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := execScript(conn, "DROP TABLE evstore_tombstones; UPDATE evstore_schema SET version = 1;"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st = stream(t, s, "x")
+	if err := st.Truncate(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Snapshot(ctx, []byte("old"), evstore.AtVersion(3)); !errors.Is(err, evstore.ErrInvalidArgument) || !strings.Contains(err.Error(), "tombstone, at 4") {
+		t.Errorf("a snapshot below the truncated tombstone: %v, want ErrInvalidArgument naming the tombstone at 4", err)
+	}
+	if err := st.Snapshot(ctx, []byte("fresh"), evstore.AtVersion(5)); err != nil {
+		t.Errorf("a snapshot between the tombstone and the cut: %v", err)
+	}
+	other := stream(t, s, "y")
+	if _, err := other.Write(ctx, []evstore.CandidateEvent{{Type: "E"}, {Type: "E"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Truncate(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	check, err := sqlite.OpenConn(path, sqlite.OpenReadOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	stmt, _, err := check.PrepareTransient("SELECT group_concat(stream_id || '=' || version) FROM evstore_tombstones")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stmt.Finalize()
+	if _, err := stmt.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if got := stmt.ColumnText(0); got != "x=4" {
+		t.Errorf("evstore_tombstones: %q, want x=4 alone", got)
+	}
+}

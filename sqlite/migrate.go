@@ -30,7 +30,10 @@ import (
 //   - 0: py-event-sourcing's tables events and snapshots (Schema).
 //   - 1: evstore_schema, and evstore_consumers: consumers' checkpoints and
 //     leases (see the backend's AcquireLease).
-const SchemaVersion = 1
+//   - 2: evstore_tombstones: the version of a stream's newest tombstone
+//     that Truncate removed, so that a snapshot below it is still refused
+//     (see delete.go).
+const SchemaVersion = 2
 
 // ErrNewerSchema means the file was written by a newer evstore, at a
 // schema version this one does not know: Open refuses it, and leaves it
@@ -53,6 +56,13 @@ CREATE TABLE IF NOT EXISTS evstore_consumers (
 	generation INTEGER NOT NULL DEFAULT 0,
 	lease_until INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (name, members, partition)
+);`,
+	// 1 to 2: truncated tombstones. None to fill in: a tombstone an older
+	// evstore truncated is gone with its event.
+	`
+CREATE TABLE IF NOT EXISTS evstore_tombstones (
+	stream_id TEXT PRIMARY KEY,
+	version INTEGER NOT NULL
 );`,
 }
 

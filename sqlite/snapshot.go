@@ -11,10 +11,8 @@ import (
 // SaveSnapshot implements evstore.Backend. One statement both checks the
 // snapshot's version and writes it, so that no write or delete can come
 // between the two: it must not be ahead of its stream, nor below the
-// stream's tombstone (it would bring deleted state back). A stream's
-// tombstone, when it has one, is its oldest event: Delete removes every
-// event before it, and Truncate only the oldest ones. (A Truncate past the
-// tombstone removes it too, and with it this check.)
+// stream's last tombstone, even one Truncate removed (it would bring
+// deleted state back; see lastTombstone).
 func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
 	conn, err := take(ctx, b.writer)
 	if err != nil {
@@ -22,8 +20,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 	}
 	defer put(b.writer, conn)
 	check := `?3 <= (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = +?1)
-		AND ?3 >= COALESCE((SELECT CASE event_type WHEN '` + evstore.Deleted + `' THEN version ELSE 0 END
-			FROM events WHERE stream_id = +?1 ORDER BY version LIMIT 1), 0)`
+		AND ?3 >= ` + lastTombstoneSQL
 	if snap.StreamID == evstore.All {
 		check = "?3 <= (SELECT COALESCE(MAX(id), 0) FROM events)"
 	}
@@ -47,7 +44,7 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 		// Which check failed, for the message (the refusal itself was
 		// decided by the statement).
 		if snap.StreamID != evstore.All {
-			if v, typ, err := firstEvent(conn, snap.StreamID); err == nil && typ == evstore.Deleted && snap.Version < v {
+			if v, err := lastTombstone(conn, snap.StreamID); err == nil && snap.Version < v {
 				return fmt.Errorf("%w: snapshot %s/%s at version %d is below the stream's tombstone, at %d: it would bring deleted state back",
 					evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version, v)
 			}
@@ -55,6 +52,13 @@ func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error
 		return fmt.Errorf("%w: snapshot %s/%s at version %d is ahead of the stream", evstore.ErrInvalidArgument, snap.StreamID, snap.Projection, snap.Version)
 	}
 	return nil
+}
+
+// SaveSnapshot implements evstore.Backend: ErrReadOnly. (The check of
+// the read-write backend reads evstore_tombstones, which an older file
+// opened read-only may not have: refusing there would be a missing table.)
+func (b readOnlyBackend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
+	return fmt.Errorf("%w: save snapshot %s/%s: the Store was opened with sqlite.ReadOnly", evstore.ErrReadOnly, snap.StreamID, snap.Projection)
 }
 
 // LoadSnapshot implements evstore.Backend.

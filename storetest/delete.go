@@ -17,6 +17,7 @@ func (k *kit) deleteTests() map[string]func(*testing.T) {
 		"Tombstone":         k.testDeleteTombstone,
 		"Expectations":      k.testDeleteExpectations,
 		"Truncate":          k.testTruncate,
+		"TruncateTombstone": k.testTruncateTombstone,
 		"All":               k.testDeleteAll,
 		"NewSequence":       k.testDeleteNewSequence,
 		"Watch":             k.testDeleteWatch,
@@ -179,6 +180,79 @@ func (k *kit) testTruncate(t *testing.T) {
 	}
 	if v := write(t, st, events("E", 1)); v != 6 {
 		t.Errorf("Write after Truncate: version %d, want 6", v)
+	}
+}
+
+// Truncating past a tombstone removes the tombstone event, not what it
+// stands for: a snapshot below it is still refused, one between it and
+// the cut is saved, the versions read show the cut (aggregate's
+// ErrTruncated rule sees it), and Metrics and Streams count what is left.
+func (k *kit) testTruncateTombstone(t *testing.T) {
+	s := k.store(t)
+	st := stream(t, s, "s")
+	write(t, st, keyedWithMetadata(3))
+	if v, err := st.Delete(ctx(t)); err != nil || v != 4 {
+		t.Fatalf("Delete: got %d, %v; want 4, nil", v, err)
+	}
+	write(t, st, events("E", 3)) // 5 to 7
+	if err := st.Snapshot(ctx(t), []byte("at 5"), evstore.AtVersion(5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Truncate(ctx(t), 6); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, st)
+	if vs := versions(got); !slices.Equal(vs, []int64{6, 7}) {
+		t.Fatalf("after Truncate(6) past the tombstone at 4: versions %v, want [6 7]", vs)
+	}
+	// What aggregate.Load folds: from no snapshot, the first event is not
+	// version 1 (ErrTruncated); from the snapshot at 5, 6 follows it.
+	if snap, err := st.LoadSnapshot(ctx(t), evstore.DefaultProjection); err != nil || snap == nil || snap.Version != 5 {
+		t.Errorf("Truncate must keep the snapshot at 5: got %v, %v", snap, err)
+	}
+	if vs := versions(readAll(t, st, evstore.After(5))); !slices.Equal(vs, []int64{6, 7}) {
+		t.Errorf("events after the snapshot at 5: versions %v, want [6 7]", vs)
+	}
+	m, err := st.Metrics(ctx(t))
+	if err != nil || m.Version != 7 || m.EventCount != 2 {
+		t.Errorf("Metrics after Truncate(6): got %+v, %v; want version 7, 2 events", m, err)
+	}
+	for info, err := range s.Streams(ctx(t)) {
+		if errors.Is(err, evstore.ErrUnsupported) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.StreamID == "s" && (info.EventCount != 2 || info.Version != 7) {
+			t.Errorf("Streams lists s as %+v, want version 7, 2 events", info)
+		}
+	}
+	// The tombstone's event is gone; what it stands for is not.
+	for _, v := range []int64{1, 3} {
+		wantErr(t, "a snapshot below a truncated tombstone", st.Snapshot(ctx(t), []byte("old"), evstore.AtVersion(v)), evstore.ErrInvalidArgument)
+	}
+	wantErr(t, "a snapshot ahead of the stream", st.Snapshot(ctx(t), []byte("ahead"), evstore.AtVersion(8)), evstore.ErrInvalidArgument)
+	if snap, err := st.LoadSnapshot(ctx(t), evstore.DefaultProjection); err != nil || snap == nil || snap.Version != 5 || string(snap.State) != "at 5" {
+		t.Errorf("refused snapshots replaced the one at 5: got %v, %v", snap, err)
+	}
+	for _, v := range []int64{4, 5, 7} {
+		if err := st.Snapshot(ctx(t), []byte("fresh"), evstore.AtVersion(v)); err != nil {
+			t.Errorf("a snapshot at %d, at or above the truncated tombstone at 4: %v", v, err)
+		}
+	}
+	// Deleted again, and truncated at its new tombstone: the newer one is
+	// the bound.
+	if v, err := st.Delete(ctx(t)); err != nil || v != 8 {
+		t.Fatalf("Delete again: got %d, %v; want 8, nil", v, err)
+	}
+	write(t, st, events("E", 1)) // 9
+	if err := st.Truncate(ctx(t), 9); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "a snapshot below the newer truncated tombstone", st.Snapshot(ctx(t), []byte("old"), evstore.AtVersion(7)), evstore.ErrInvalidArgument)
+	if err := st.Snapshot(ctx(t), []byte("fresh"), evstore.AtVersion(8)); err != nil {
+		t.Errorf("a snapshot at the newer truncated tombstone: %v", err)
 	}
 }
 
