@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/go-event-sourcing/evstore"
 	"github.com/go-event-sourcing/evstore/sqlite"
@@ -27,6 +28,24 @@ func TestConformanceMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	})
+}
+
+// TestConformancePair: two Stores on one file, the second polling it
+// every 20ms.
+func TestConformancePair(t *testing.T) {
+	storetest.RunPair(t, func(tb testing.TB) (*evstore.Store, *evstore.Store) {
+		path := filepath.Join(tb.TempDir(), "events.db")
+		a, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b, err := sqlite.Open(context.Background(), path, sqlite.WithPollInterval(20*time.Millisecond))
+		if err != nil {
+			a.Close()
+			tb.Fatal(err)
+		}
+		return a, b
 	})
 }
 
