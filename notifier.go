@@ -245,6 +245,14 @@ func (n *notifier) publish(ctx context.Context, last, head int64) (int64, error)
 		if err != nil {
 			return last, err
 		}
+		// A tombstone read from the database, also one another Store or
+		// process appended, takes its stream's removed events out of the
+		// ring: watchers that have not taken them yet get none.
+		for i := range events {
+			if events[i].Type == Deleted {
+				n.purge(events[i].StreamID, events[i].Version)
+			}
+		}
 		to := head
 		if len(events) == n.batchSize {
 			to = events[len(events)-1].Sequence
