@@ -13,12 +13,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-type appendCall = groupcommit.Call[evstore.AppendRequest]
+type appendCall = groupcommit.Call[groupcommit.Request]
 
 // Append implements evstore.Backend. Concurrent Appends of one Store share
 // a transaction (group commit).
 func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
-	return groupcommit.Do(ctx, &b.queue, req, b.writer, b.commitGroup)
+	return groupcommit.Do(ctx, &b.queue, groupcommit.Request{One: req}, b.writer, b.commitGroup)
 }
 
 // commitGroup runs calls, and latecomers from more, in one transaction that
@@ -96,13 +96,13 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 	var streams, pairStreams, pairKeys []string
 	seen := map[string]bool{}
 	for _, c := range calls {
-		if !seen[c.Req.StreamID] {
-			seen[c.Req.StreamID] = true
-			streams = append(streams, c.Req.StreamID)
+		if !seen[c.Req.One.StreamID] {
+			seen[c.Req.One.StreamID] = true
+			streams = append(streams, c.Req.One.StreamID)
 		}
-		for _, e := range c.Req.Events {
+		for _, e := range c.Req.One.Events {
 			if checkKeys && e.ID != "" {
-				pairStreams, pairKeys = append(pairStreams, c.Req.StreamID), append(pairKeys, e.ID)
+				pairStreams, pairKeys = append(pairStreams, c.Req.One.StreamID), append(pairKeys, e.ID)
 			}
 		}
 	}
@@ -141,12 +141,12 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 	ts := time.Now().UTC().Truncate(time.Microsecond)
 	for _, c := range calls {
 		c.Report, c.Err = evstore.WriteReport{}, nil // a second attempt starts afresh
-		stream := c.Req.StreamID
+		stream := c.Req.One.StreamID
 		var known evstore.KeySet
 		if checkKeys {
 			known = streamKeys{keys, stream}
 		}
-		plan, err := evstore.PlanAppend(c.Req, heads[stream], known)
+		plan, err := evstore.PlanAppend(c.Req.One, heads[stream], known)
 		switch {
 		case err != nil:
 			c.Err = err

@@ -69,7 +69,7 @@ type backend struct {
 	channel string // NOTIFY channel of this schema
 
 	writer chan struct{} // the token of group commit
-	queue  groupcommit.Queue[evstore.AppendRequest]
+	queue  groupcommit.Queue[groupcommit.Request]
 
 	wg     sync.WaitGroup // the listener
 	leases leaseSet       // open leases' connections

@@ -17,7 +17,7 @@ const insertChunk = 64
 
 // Append implements evstore.Backend.
 func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
-	return groupcommit.Do(ctx, &b.queue, req, b.writer, b.commitGroup)
+	return groupcommit.Do(ctx, &b.queue, groupcommit.Request{One: req}, b.writer, b.commitGroup)
 }
 
 // rollback ends an open transaction. It clears the connection's interrupt

@@ -22,7 +22,7 @@ import (
 // stream of writers still sees commits.
 const maxGroup = 1024
 
-type appendCall = groupcommit.Call[evstore.AppendRequest]
+type appendCall = groupcommit.Call[groupcommit.Request]
 
 // commitGroup runs calls, and latecomers from more, in one transaction.
 func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func() []*appendCall) {
@@ -33,7 +33,7 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		conn.SetInterrupt(c.Ctx.Done())
 		defer conn.SetInterrupt(nil)
 		c.Err = b.commit(c.Ctx, conn, func() (err error) {
-			c.Report, err = appendTx(conn, &b.heads, c.Req, ts)
+			c.Report, err = appendTx(conn, &b.heads, c.Req.One, ts)
 			return err
 		})
 		if c.Err != nil {
@@ -53,13 +53,13 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 			}
 			// A call that writes with one INSERT needs no savepoint: a
 			// statement that fails leaves nothing behind.
-			save := len(c.Req.Events) > insertChunk
+			save := len(c.Req.One.Events) > insertChunk
 			if save {
 				if err := exec(ctx, conn, "SAVEPOINT call"); err != nil {
 					return err
 				}
 			}
-			if c.Report, c.Err = appendTx(conn, &b.heads, c.Req, ts); c.Err != nil {
+			if c.Report, c.Err = appendTx(conn, &b.heads, c.Req.One, ts); c.Err != nil {
 				stop := broken(conn, c.Err)
 				c.Report, c.Err = evstore.WriteReport{}, translate(c.Err)
 				if stop {

@@ -113,8 +113,8 @@ type backend struct {
 
 	wg sync.WaitGroup // the Changes poller
 
-	queue groupcommit.Queue[evstore.AppendRequest] // Appends waiting for the next group commit
-	heads heads                                    // stream versions, for the writer connection's holder
+	queue groupcommit.Queue[groupcommit.Request] // Appends waiting for the next group commit
+	heads heads                                  // stream versions, for the writer connection's holder
 
 	// ckpt is the connection that runs the checkpoints of Delete,
 	// Truncate and Erase (see delete.go), opened when first needed, with

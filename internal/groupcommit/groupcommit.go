@@ -25,13 +25,21 @@ import (
 // The commit function is expected to have rolled its transaction back.
 var errPanicked = errors.New("evstore: a write of the same commit group panicked")
 
+// A Request is what a backend's Append or AppendStreams queues: one write
+// (One), or, when Many is set, several writes under a condition.
+type Request struct {
+	One  evstore.AppendRequest
+	Many *evstore.StreamsRequest
+}
+
 // A Call is one queued request and, once it is done, its result.
 type Call[R any] struct {
-	Ctx    context.Context
-	Req    R
-	Report evstore.WriteReport // what the call did, once done without Err
-	Err    error
-	done   chan struct{}
+	Ctx     context.Context
+	Req     R
+	Report  evstore.WriteReport   // what a call of one write did, once done without Err
+	Reports []evstore.WriteReport // what a call of several writes did, one per write
+	Err     error
+	done    chan struct{}
 }
 
 // A Queue holds the calls waiting for the next group.
@@ -82,6 +90,24 @@ var yield = runtime.Gosched
 // withdraws it and returns ctx.Err(); once a leader has it, the outcome is
 // the leader's.
 func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit func(token T, calls []*Call[R], more func() []*Call[R])) (evstore.WriteReport, error) {
+	call, err := do(ctx, q, req, tokens, commit)
+	if err != nil {
+		return evstore.WriteReport{}, err
+	}
+	return call.Report, nil
+}
+
+// DoMany is Do for a call of several writes: it returns the call's
+// Reports.
+func DoMany[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit func(token T, calls []*Call[R], more func() []*Call[R])) ([]evstore.WriteReport, error) {
+	call, err := do(ctx, q, req, tokens, commit)
+	if err != nil {
+		return nil, err
+	}
+	return call.Reports, nil
+}
+
+func do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit func(token T, calls []*Call[R], more func() []*Call[R])) (*Call[R], error) {
 	call := &Call[R]{Ctx: ctx, Req: req, done: make(chan struct{})}
 	q.mu.Lock()
 	q.calls = append(q.calls, call)
@@ -89,15 +115,15 @@ func Do[R, T any](ctx context.Context, q *Queue[R], req R, tokens chan T, commit
 	for {
 		select {
 		case <-call.done:
-			return call.Report, call.Err
+			return call, call.Err
 		case token := <-tokens:
 			lead(ctx, q, token, tokens, commit)
 		case <-ctx.Done():
 			if q.withdraw(call) {
-				return evstore.WriteReport{}, ctx.Err()
+				return nil, ctx.Err()
 			}
 			<-call.done
-			return call.Report, call.Err
+			return call, call.Err
 		}
 	}
 }
@@ -126,7 +152,7 @@ func lead[R, T any](ctx context.Context, q *Queue[R], token T, tokens chan T, co
 			n += len(group)
 			for _, c := range group {
 				if p != nil {
-					c.Report, c.Err = evstore.WriteReport{}, fmt.Errorf("%w: %v", errPanicked, p)
+					c.Report, c.Reports, c.Err = evstore.WriteReport{}, nil, fmt.Errorf("%w: %v", errPanicked, p)
 				}
 				close(c.done)
 			}
@@ -158,6 +184,9 @@ func (q *Queue[R]) trace(ctx context.Context, writes int) func([][]*Call[R]) {
 			for _, c := range group {
 				t.Writes++
 				t.Events += c.Report.Appended
+				for _, r := range c.Reports {
+					t.Events += r.Appended
+				}
 				switch {
 				case errors.Is(c.Err, evstore.ErrConflict):
 					conflicts++
