@@ -27,6 +27,9 @@ import (
 // append lock, and SaveSnapshot holds it shared, in a statement before its
 // own in one implicit transaction (one round trip). Appends do not take
 // it, and SaveSnapshot takes nothing else, so the locks make no cycle.
+//
+// The events' rows in evstore_tags go in the statement that deletes the
+// events (see deleteEvents), found through the tags each event carries.
 
 var (
 	_ evstore.Deleter = (*backend)(nil)
@@ -125,9 +128,7 @@ func (b *backend) TruncateStream(ctx context.Context, streamID string, before in
 			rangeErr = fmt.Errorf("%w: truncate %s before version %d: want 1 to its version, %d", evstore.ErrInvalidArgument, streamID, before, head)
 			return nil
 		}
-		tag, err := tx.Exec(ctx, b.sql.truncate, streamID, before)
-		n = tag.RowsAffected()
-		return err
+		return tx.QueryRow(ctx, b.sql.truncate, streamID, before).Scan(&n)
 	})
 	if err != nil {
 		return 0, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "truncate %s", streamID)

@@ -36,8 +36,13 @@ import (
 //     events are numbered after it rather than after the newest event
 //     left (deleting the newest events must not make a Sequence be handed
 //     out twice), and evstore_tombstones, the version of each stream's
-//     last tombstone (a snapshot below it is refused). See delete.go.
-const SchemaVersion = 3
+//     last tombstone (a snapshot below it is refused). See delete.go;
+//   - 4: tags (see tags.go): events.tags, each event's tags as it reads
+//     them back, evstore_tags, one row per tag and event, whose B-tree
+//     finds a tag's events in Sequence order, and the index
+//     evstore_events_type on events (event_type, id), for criteria of
+//     types only.
+const SchemaVersion = 4
 
 // ErrNewerSchema means the schema was migrated by a newer evstore, to a
 // version this one does not know: Open refuses it, and leaves it as it was.
@@ -81,6 +86,11 @@ ALTER TABLE {{schema}}.evstore_consumers ADD COLUMN lease_until timestamptz`
 	// not delete; events of type $deleted that an application wrote
 	// before Write refused the type are not taken for tombstones).
 	func(int) string { return createSequence + ";\n" + createTombstones },
+	// 4: tags, and the index of types. No event has tags yet (older code
+	// could not write them), and building the index takes a while on a
+	// big table, during which appends wait (see the package
+	// documentation, "Tables").
+	func(int) string { return createTags },
 }
 
 // createSequence creates the one-row table of the last Sequence handed
@@ -97,6 +107,17 @@ const createTombstones = `CREATE TABLE {{schema}}.evstore_tombstones (
     stream_id text   PRIMARY KEY,
     version   bigint NOT NULL
 )`
+
+// createTags adds the tags of events: a column that Read reads them back
+// from, and a table that indexes them (see tags.go); and the index of
+// events by type.
+const createTags = `ALTER TABLE {{schema}}.events ADD COLUMN tags text[];
+CREATE TABLE {{schema}}.evstore_tags (
+    tag text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (tag, seq)
+);
+CREATE INDEX evstore_events_type ON {{schema}}.events (event_type, id)`
 
 // createConsumers creates the table of consumers' checkpoints.
 const createConsumers = `CREATE TABLE {{schema}}.evstore_consumers (

@@ -14,17 +14,27 @@ import (
 // Read implements evstore.Backend.
 func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.StoredEvent) ([]evstore.StoredEvent, error) {
 	query, args := b.buildRead(q)
+	dst, err := b.queryEvents(ctx, query, args, dst)
+	if err != nil {
+		return dst, errs.Wrapf("evstore/postgres", err, "read %s", q.StreamID)
+	}
+	return dst, nil
+}
+
+// queryEvents runs query, which selects readColumns, and appends the
+// events it returns to dst.
+func (b *backend) queryEvents(ctx context.Context, query string, args []any, dst []evstore.StoredEvent) ([]evstore.StoredEvent, error) {
 	rows, err := b.pool.Query(ctx, query, args...)
 	if err != nil {
-		return dst, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "read %s", q.StreamID)
+		return dst, interrupted(ctx, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var e evstore.StoredEvent
 		var key *string
 		var meta []byte
-		if err := rows.Scan(&e.Sequence, &e.StreamID, &key, &e.Type, &e.Timestamp, &meta, &e.Data, &e.Version); err != nil {
-			return dst, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "read %s", q.StreamID)
+		if err := rows.Scan(&e.Sequence, &e.StreamID, &key, &e.Type, &e.Timestamp, &meta, &e.Data, &e.Version, &e.Tags); err != nil {
+			return dst, interrupted(ctx, err)
 		}
 		e.Timestamp = e.Timestamp.UTC()
 		if key != nil {
@@ -32,6 +42,9 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		}
 		if len(e.Data) == 0 {
 			e.Data = nil
+		}
+		if len(e.Tags) == 0 {
+			e.Tags = nil
 		}
 		if len(meta) > 0 {
 			if err := json.Unmarshal(meta, &e.Metadata); err != nil {
@@ -44,7 +57,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		dst = append(dst, e)
 	}
 	if err := rows.Err(); err != nil {
-		return dst, errs.Wrapf("evstore/postgres", interrupted(ctx, err), "read %s", q.StreamID)
+		return dst, interrupted(ctx, err)
 	}
 	return dst, nil
 }
@@ -52,7 +65,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 // buildRead turns q into SQL text and its arguments. The text depends only
 // on q's shape; every value, including metadata paths, is an argument.
 func (b *backend) buildRead(q evstore.Query) (string, []any) {
-	var w where
+	w := where{tags: b.sql.tags, events: b.sql.events}
 	pos := "id"
 	if q.StreamID != evstore.All {
 		pos = "version"
@@ -71,7 +84,7 @@ func (b *backend) buildRead(q evstore.Query) (string, []any) {
 		w.clause(c)
 	}
 	var sb strings.Builder
-	sb.WriteString("SELECT " + eventColumns + " FROM " + b.sql.events)
+	sb.WriteString("SELECT " + readColumns + " FROM " + b.sql.events)
 	if len(w.conds) > 0 {
 		sb.WriteString(" WHERE ")
 		sb.WriteString(strings.Join(w.conds, " AND "))
@@ -87,8 +100,9 @@ func (b *backend) buildRead(q evstore.Query) (string, []any) {
 
 // where collects the conditions of a query and their arguments.
 type where struct {
-	conds []string
-	args  []any
+	conds        []string
+	args         []any
+	tags, events string // the tables, qualified (the tag clause needs them)
 }
 
 // arg adds an argument and returns its placeholder.
@@ -111,6 +125,10 @@ func foldASCII(expr string) string {
 // same JSON type, and numbers compare as doubles, as evstore.Filter.Match
 // defines; LIKE has no escape character and folds ASCII letters only.
 func (w *where) clause(c evstore.Clause) {
+	if c.Field() == "tag" {
+		w.conds = append(w.conds, w.tagClause(c))
+		return
+	}
 	var value, text string
 	if c.Field() == "metadata" {
 		value, text = w.metadataPath(c.Path())
@@ -156,4 +174,22 @@ func (w *where) metadataPath(path []string) (value, text string) {
 	}
 	last := w.arg(path[len(path)-1]) + "::text"
 	return "(" + parent + " -> " + last + ")", "(" + parent + " ->> " + last + ")"
+}
+
+// tagClause returns the condition of a tag clause: Equals and In look the
+// event up in evstore_tags, by its primary key; Like tests the tags the
+// event carries (events.tags), since the index cannot find a pattern.
+func (w *where) tagClause(c evstore.Clause) string {
+	switch c.Op() {
+	case evstore.OpLike:
+		return "EXISTS (SELECT 1 FROM unnest(" + w.events + ".tags) AS g(tag) WHERE " +
+			foldASCII("g.tag") + " LIKE " + foldASCII(w.arg(c.Values()[0])+"::text") + " ESCAPE '')"
+	case evstore.OpEquals:
+		return "EXISTS (SELECT 1 FROM " + w.tags + " g WHERE g.tag = " + w.arg(c.Values()[0]) + "::text AND g.seq = " + w.events + ".id)"
+	}
+	tags := make([]string, len(c.Values()))
+	for i, v := range c.Values() {
+		tags[i] = v.(string)
+	}
+	return "EXISTS (SELECT 1 FROM " + w.tags + " g WHERE g.tag = ANY(" + w.arg(tags) + "::text[]) AND g.seq = " + w.events + ".id)"
 }

@@ -5,6 +5,7 @@ import "github.com/jackc/pgx/v5"
 // statements holds the SQL of a schema, with its identifiers quoted once.
 type statements struct {
 	events, snapshots  string         // qualified table names
+	tags               string         // evstore_tags, qualified
 	eventsTable        pgx.Identifier // for COPY
 	lock               string
 	streamHead         string
@@ -13,6 +14,7 @@ type statements struct {
 	heads              string
 	existingPairs      string
 	insert             string
+	insertTags         string
 	streamMetrics      string
 	allMetrics         string
 	saveStreamSnapshot string
@@ -34,10 +36,14 @@ type statements struct {
 
 const eventColumns = "id, stream_id, idempotency_key, event_type, timestamp, metadata, data, version"
 
+// readColumns are the columns a read scans (see scanEvents).
+const readColumns = eventColumns + ", tags"
+
 func newStatements(name string) statements {
 	schema := pgx.Identifier{name}.Sanitize()
 	events, snapshots := schema+".events", schema+".snapshots"
 	sequence, tombstones := schema+".evstore_sequence", schema+".evstore_tombstones"
+	tags := schema + ".evstore_tags"
 	// The last Sequence handed out: evstore_sequence's, which never goes
 	// back, or the newest event's, should something that does not know the
 	// counter (evstore before schema version 3, a hand-made INSERT) have
@@ -47,6 +53,7 @@ func newStatements(name string) statements {
 		eventsTable: pgx.Identifier{name, "events"},
 		events:      events,
 		snapshots:   snapshots,
+		tags:        tags,
 		// One lock per schema serialises appends, so Sequences commit in order.
 		lock:       "SELECT pg_advisory_xact_lock(hashtext($1))",
 		streamHead: "SELECT COALESCE(MAX(version), 0) FROM " + events + " WHERE stream_id = $1",
@@ -56,8 +63,12 @@ func newStatements(name string) statements {
 		heads: "SELECT s, (SELECT COALESCE(MAX(version), 0) FROM " + events + " WHERE stream_id = s) FROM unnest($1::text[]) AS s",
 		existingPairs: "SELECT e.stream_id, e.idempotency_key FROM unnest($1::text[], $2::text[]) AS p(stream_id, key) " +
 			"JOIN " + events + " e ON e.stream_id = p.stream_id AND e.idempotency_key = p.key",
-		insert: "INSERT INTO " + events + " (" + eventColumns + ") " +
-			"SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]::jsonb[], $7::bytea[], $8::bigint[])",
+		// Each event's tags come as the text of an array (see
+		// arrayLiteral): unnest would flatten an array of arrays.
+		insert: "INSERT INTO " + events + " (" + readColumns + ") " +
+			"SELECT id, s, k, t, ts, m, d, v, g::text[] FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], " +
+			"$5::timestamptz[], $6::text[]::jsonb[], $7::bytea[], $8::bigint[], $9::text[]) AS u(id, s, k, t, ts, m, d, v, g)",
+		insertTags: "INSERT INTO " + tags + " (tag, seq) SELECT * FROM unnest($1::text[], $2::bigint[])",
 		streamMetrics: "SELECT COUNT(*), COALESCE(MAX(version), 0), " +
 			"(SELECT timestamp FROM " + events + " WHERE stream_id = $1 ORDER BY version DESC LIMIT 1) " +
 			"FROM " + events + " WHERE stream_id = $1",
@@ -76,17 +87,27 @@ func newStatements(name string) statements {
 		deleteHead: "SELECT COALESCE(MAX(version), 0), COALESCE(MIN(version), 0), " +
 			"(SELECT event_type FROM " + events + " WHERE stream_id = $1 ORDER BY version DESC LIMIT 1) " +
 			"FROM " + events + " WHERE stream_id = $1",
-		deleteStream:    "DELETE FROM " + events + " WHERE stream_id = $1",
+		deleteStream:    deleteEvents(events, tags, "stream_id = $1"),
 		deleteSnapshots: "DELETE FROM " + snapshots + " WHERE stream_id = $1",
 		insertTombstone: "INSERT INTO " + events + " (" + eventColumns + ") " +
 			"VALUES ($1, $2, NULL, $3, $4, NULL, ''::bytea, $5)",
 		setTombstone: "INSERT INTO " + tombstones + " (stream_id, version) VALUES ($1, $2) " +
 			"ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
 		tombstone:    "SELECT version FROM " + tombstones + " WHERE stream_id = $1",
-		truncate:     "DELETE FROM " + events + " WHERE stream_id = $1 AND version < $2",
-		vacuumTables: events + ", " + snapshots + ", " + tombstones + ", " + sequence,
+		truncate:     deleteEvents(events, tags, "stream_id = $1 AND version < $2"),
+		vacuumTables: events + ", " + snapshots + ", " + tombstones + ", " + sequence + ", " + tags,
 		consumer:     newConsumerStatements(name),
 	}
+}
+
+// deleteEvents returns the statement that deletes the events where holds,
+// with their rows in evstore_tags, found by the tags the events carry, and
+// returns how many events it deleted.
+func deleteEvents(events, tags, where string) string {
+	return "WITH d AS (DELETE FROM " + events + " WHERE " + where + " RETURNING id, tags), " +
+		"g AS (DELETE FROM " + tags + " t USING (SELECT unnest(d.tags) AS tag, d.id FROM d WHERE d.tags IS NOT NULL) x " +
+		"WHERE t.tag = x.tag AND t.seq = x.id) " +
+		"SELECT count(*) FROM d"
 }
 
 // saveSnapshot returns the statement that saves a snapshot unless its
