@@ -53,6 +53,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Watch", k.watchTests(), nil},
 		{"Consume", k.consumeTests(), probeConsumers},
 		{"Delete", k.deleteTests(), probeDelete},
+		{"DCB", k.dcbTests(), probeDCB},
 		{"Concurrency", k.concurrencyTests(), nil},
 		{"Errors", k.errorTests(), nil},
 		{"Close", k.closeTests(), nil},
