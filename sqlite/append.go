@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,12 @@ const insertChunk = 64
 // Append implements evstore.Backend.
 func (b *backend) Append(ctx context.Context, req evstore.AppendRequest) (evstore.WriteReport, error) {
 	return groupcommit.Do(ctx, &b.queue, groupcommit.Request{One: req}, b.writer, b.commitGroup)
+}
+
+// AppendStreams implements evstore.MultiAppender: the request is one call
+// of group commit, written by appendStreamsTx.
+func (b *backend) AppendStreams(ctx context.Context, req evstore.StreamsRequest) ([]evstore.WriteReport, error) {
+	return groupcommit.DoMany(ctx, &b.queue, groupcommit.Request{Many: &req}, b.writer, b.commitGroup)
 }
 
 // rollback ends an open transaction. It clears the connection's interrupt
@@ -81,6 +88,101 @@ func appendTx(conn *sqlite.Conn, h *heads, req evstore.AppendRequest, ts string)
 		return r, err
 	}
 	return written(conn, h, req.StreamID, plan), nil
+}
+
+// appendStreamsTx does AppendStreams' work inside its transaction, by the
+// rule of evstore.PlanStreams. It reads the streams' versions, and the
+// condition's match in the transaction, where the group's earlier calls
+// are already written. On success the streams' new versions go into h.
+func appendStreamsTx(conn *sqlite.Conn, h *heads, req evstore.StreamsRequest, ts string, tags bool) ([]evstore.WriteReport, error) {
+	heads := make([]int64, len(req.Writes))
+	for i, w := range req.Writes {
+		var err error
+		if heads[i], err = h.get(conn, w.StreamID); err != nil {
+			return nil, err
+		}
+	}
+	var match int64
+	if c := req.Condition; c != nil {
+		var err error
+		if match, err = firstMatch(conn, c.Criteria, c.After, tags); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := evstore.PlanStreams(req, heads, nil, match)
+	if err != nil {
+		return nil, err
+	}
+	if !plan.LookupKeys && slices.ContainsFunc(plan.Writes, func(p evstore.AppendPlan) bool { return p.Optimistic }) {
+		// Try the inserts and let the unique index find repeated keys,
+		// undoing the attempt if it does.
+		if err := exec(context.Background(), conn, "SAVEPOINT optimistic"); err != nil {
+			return nil, err
+		}
+		out, err := insertStreams(conn, req, plan, ts)
+		if err == nil {
+			if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
+				return nil, brokenError{err}
+			}
+			setHeads(h, req, plan)
+			return out, nil
+		}
+		if sqlite.ErrCode(err) != sqlite.ResultConstraintUnique {
+			return nil, err
+		}
+		if err := exec(context.Background(), conn, "ROLLBACK TO optimistic"); err != nil {
+			return nil, brokenError{err}
+		}
+		if err := exec(context.Background(), conn, "RELEASE optimistic"); err != nil {
+			return nil, brokenError{err}
+		}
+		plan.LookupKeys = true
+	}
+	if plan.LookupKeys {
+		keys := make([]evstore.KeySet, len(req.Writes))
+		for i, w := range req.Writes {
+			if keys[i], err = existingKeys(conn, w.StreamID, w.Events); err != nil {
+				return nil, err
+			}
+		}
+		if plan, err = evstore.PlanStreams(req, heads, keys, match); err != nil {
+			return nil, err
+		}
+	}
+	out, err := insertStreams(conn, req, plan, ts)
+	if err != nil {
+		return nil, err
+	}
+	setHeads(h, req, plan)
+	return out, nil
+}
+
+// insertStreams inserts the events of plan's writes, in order, and
+// reports them.
+func insertStreams(conn *sqlite.Conn, req evstore.StreamsRequest, plan evstore.StreamsPlan, ts string) ([]evstore.WriteReport, error) {
+	out := make([]evstore.WriteReport, len(req.Writes))
+	for i, w := range req.Writes {
+		p := plan.Writes[i]
+		out[i].Version = p.Version
+		if len(p.Events) == 0 {
+			continue
+		}
+		if err := insert(conn, w.StreamID, ts, p.Head, p.Events); err != nil {
+			return nil, err
+		}
+		last := conn.LastInsertRowID()
+		out[i].Appended, out[i].First, out[i].Last = len(p.Events), last-int64(len(p.Events))+1, last
+	}
+	return out, nil
+}
+
+// setHeads records the streams' new versions, once all are written.
+func setHeads(h *heads, req evstore.StreamsRequest, plan evstore.StreamsPlan) {
+	for i, w := range req.Writes {
+		if len(plan.Writes[i].Events) > 0 {
+			h.set(w.StreamID, plan.Writes[i].Version)
+		}
+	}
 }
 
 // written reports plan's events as inserted by the last statements on conn.
@@ -176,6 +278,11 @@ func insert(conn *sqlite.Conn, streamID, ts string, cur int64, events []evstore.
 		_, err = stmt.Step()
 		stmt.Reset()
 		if err != nil {
+			return err
+		}
+		// The chunk's rows are numbered one after another; inserting
+		// tags (a WITHOUT ROWID table) leaves LastInsertRowID alone.
+		if err := insertTags(conn, conn.LastInsertRowID()-int64(n)+1, events[:n]); err != nil {
 			return err
 		}
 		events = events[n:]

@@ -71,6 +71,9 @@ func (b *backend) DeleteStream(ctx context.Context, streamID string, expect evst
 			r.Version = version
 			return err
 		}
+		if err := execArgs(conn, "DELETE FROM evstore_tags WHERE seq IN (SELECT id FROM events WHERE stream_id = +?)", streamID); err != nil {
+			return err
+		}
 		if err := execArgs(conn, "DELETE FROM events WHERE stream_id = +?", streamID); err != nil {
 			return err
 		}
@@ -122,6 +125,9 @@ func (b *backend) TruncateStream(ctx context.Context, streamID string, before in
 			WHERE stream_id = +?1 AND version < +?2 AND event_type = '`+evstore.Deleted+`'
 			GROUP BY stream_id
 			ON CONFLICT (stream_id) DO UPDATE SET version = max(version, excluded.version)`, streamID, before); err != nil {
+			return err
+		}
+		if err := execArgs(conn, "DELETE FROM evstore_tags WHERE seq IN (SELECT id FROM events WHERE stream_id = +? AND version < +?)", streamID, before); err != nil {
 			return err
 		}
 		if err := execArgs(conn, "DELETE FROM events WHERE stream_id = +? AND version < +?", streamID, before); err != nil {

@@ -9,10 +9,11 @@
 // The file uses py-event-sourcing's schema and encodings, so a Go service and
 // a Python service can share one database: tables events and snapshots,
 // events.id as the Sequence, timestamps as naive UTC ISO-8601 text, metadata
-// as JSON text. Consumers' checkpoints and leases, and the versions of
-// tombstones that Stream.Truncate removed, live in tables of evstore's own
-// (evstore_consumers, evstore_tombstones, and evstore_schema for the file's
-// schema version, see SchemaVersion), which the Python library ignores.
+// as JSON text. Consumers' checkpoints and leases, the versions of
+// tombstones that Stream.Truncate removed, and events' tags live in tables
+// of evstore's own (evstore_consumers, evstore_tombstones, evstore_tags,
+// and evstore_schema for the file's schema version, see SchemaVersion),
+// which the Python library ignores.
 // The database runs in WAL mode with synchronous=NORMAL: an acknowledged
 // write survives a process crash; after a power loss the last transactions
 // may roll back, but the file stays consistent.

@@ -32,12 +32,9 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		c := calls[0]
 		conn.SetInterrupt(c.Ctx.Done())
 		defer conn.SetInterrupt(nil)
-		c.Err = b.commit(c.Ctx, conn, func() (err error) {
-			c.Report, err = appendTx(conn, &b.heads, c.Req.One, ts)
-			return err
-		})
+		c.Err = b.commit(c.Ctx, conn, func() error { return b.run(conn, c, ts) })
 		if c.Err != nil {
-			c.Report = evstore.WriteReport{}
+			c.Report, c.Reports = evstore.WriteReport{}, nil
 		}
 		return
 	}
@@ -53,15 +50,15 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 			}
 			// A call that writes with one INSERT needs no savepoint: a
 			// statement that fails leaves nothing behind.
-			save := len(c.Req.One.Events) > insertChunk
+			save := c.Req.Many != nil || len(c.Req.One.Events) > insertChunk
 			if save {
 				if err := exec(ctx, conn, "SAVEPOINT call"); err != nil {
 					return err
 				}
 			}
-			if c.Report, c.Err = appendTx(conn, &b.heads, c.Req.One, ts); c.Err != nil {
+			if c.Err = b.run(conn, c, ts); c.Err != nil {
 				stop := broken(conn, c.Err)
-				c.Report, c.Err = evstore.WriteReport{}, translate(c.Err)
+				c.Report, c.Reports, c.Err = evstore.WriteReport{}, nil, translate(c.Err)
 				if stop {
 					return c.Err // every call of the group fails with it
 				}
@@ -84,9 +81,19 @@ func (b *backend) commitGroup(conn *sqlite.Conn, calls []*appendCall, more func(
 		// that had failed on its own: its conflict may have been with a
 		// call now rolled back.
 		for _, c := range calls {
-			c.Report, c.Err = evstore.WriteReport{}, err
+			c.Report, c.Reports, c.Err = evstore.WriteReport{}, nil, err
 		}
 	}
+}
+
+// run writes one call inside the group's transaction.
+func (b *backend) run(conn *sqlite.Conn, c *appendCall, ts string) (err error) {
+	if c.Req.Many != nil {
+		c.Reports, err = appendStreamsTx(conn, &b.heads, *c.Req.Many, ts, !b.noTags)
+		return err
+	}
+	c.Report, err = appendTx(conn, &b.heads, c.Req.One, ts)
+	return err
 }
 
 // commit runs body in an IMMEDIATE transaction and commits it, or rolls

@@ -33,7 +33,10 @@ import (
 //   - 2: evstore_tombstones: the version of a stream's newest tombstone
 //     that Truncate removed, so that a snapshot below it is still refused
 //     (see delete.go).
-const SchemaVersion = 2
+//   - 3: evstore_tags: events' tags, one row per (event, tag), indexed
+//     both ways; and the index events_event_type, on events (event_type),
+//     for Find and FailIfMatch (see tags.go).
+const SchemaVersion = 3
 
 // ErrNewerSchema means the file was written by a newer evstore, at a
 // schema version this one does not know: Open refuses it, and leaves it
@@ -64,6 +67,15 @@ CREATE TABLE IF NOT EXISTS evstore_tombstones (
 	stream_id TEXT PRIMARY KEY,
 	version INTEGER NOT NULL
 );`,
+	// 2 to 3: tags, and the type index. Events written before have no tags.
+	`
+CREATE TABLE IF NOT EXISTS evstore_tags (
+	seq INTEGER NOT NULL,
+	tag TEXT NOT NULL,
+	PRIMARY KEY (seq, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS evstore_tags_tag ON evstore_tags (tag, seq);
+CREATE INDEX IF NOT EXISTS events_event_type ON events (event_type);`,
 }
 
 // schemaVersion returns the file's schema version: 0 without an

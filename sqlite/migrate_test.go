@@ -95,7 +95,7 @@ func TestMigrateV0(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer s.Close()
-	want := []string{"events", "evstore_consumers", "evstore_schema", "evstore_tombstones", "snapshots", "sqlite_sequence"}
+	want := []string{"events", "evstore_consumers", "evstore_schema", "evstore_tags", "evstore_tombstones", "snapshots", "sqlite_sequence"}
 	if v, tables := fileSchema(t, path); v != SchemaVersion || !reflect.DeepEqual(tables, want) {
 		t.Errorf("after Open: got version %d, tables %v; want %d, %v", v, tables, SchemaVersion, want)
 	}

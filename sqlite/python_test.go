@@ -7,6 +7,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/go-event-sourcing/evstore"
@@ -50,7 +51,7 @@ func TestPythonReadsGoFiles(t *testing.T) {
 	}
 	st := stream(t, s, "order-1")
 	written := []evstore.CandidateEvent{
-		{ID: "k1", Type: "OrderCreated", Data: []byte(`{"total":10}`), Metadata: map[string]any{"customer": "Zoë", "tags": map[string]any{"vip": true}, "ids": []any{1.0, 2.0}}},
+		{ID: "k1", Type: "OrderCreated", Data: []byte(`{"total":10}`), Metadata: map[string]any{"customer": "Zoë", "tags": map[string]any{"vip": true}, "ids": []any{1.0, 2.0}}, Tags: []string{"customer:zoe"}},
 		{Type: "Keyless", Data: []byte{0, 1, 255}},
 		{Type: "Empty"},
 	}
@@ -80,6 +81,21 @@ func TestPythonReadsGoFiles(t *testing.T) {
 	stored := readAll(t, stream(t, s, evstore.All))
 	if len(stored) != 5 || stored[3].StreamID != "cut-1" || stored[3].Version != 3 || stored[4].Type != evstore.Deleted {
 		t.Fatalf("after Delete and Truncate, evstore read %+v", stored)
+	}
+	// Tags live in evstore_tags, which Python never reads; those of the
+	// removed events are gone with them.
+	if !slices.Equal(stored[0].Tags, []string{"customer:zoe"}) {
+		t.Errorf("tags read back as %q", stored[0].Tags)
+	}
+	var tagged []int64
+	for e, err := range s.Find(ctx, evstore.Criteria{{Tags: []string{"customer:zoe"}}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		tagged = append(tagged, e.Sequence)
+	}
+	if len(tagged) != 1 || tagged[0] != stored[0].Sequence {
+		t.Errorf("Find of the tag found %v, want only %d", tagged, stored[0].Sequence)
 	}
 	keys := map[int64]string{} // by Sequence: the key each event was written with
 	for i := range written {

@@ -17,7 +17,8 @@ const eventColumns = "id, stream_id, idempotency_key, event_type, timestamp, met
 
 // Read implements evstore.Backend.
 func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.StoredEvent) ([]evstore.StoredEvent, error) {
-	query, args := buildRead(q)
+	query, args := buildRead(q, !b.noTags)
+	n0 := len(dst)
 	conn, err := take(ctx, b.readers)
 	if err != nil {
 		return dst, err
@@ -48,7 +49,7 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 			return dst, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "read %s", q.StreamID)
 		}
 		if !row {
-			return dst, nil
+			break
 		}
 		e, err := d.event(stmt)
 		if err != nil {
@@ -56,6 +57,10 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 		}
 		dst = append(dst, e)
 	}
+	if err := b.attachTags(conn, dst[n0:]); err != nil {
+		return dst, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "read %s", q.StreamID)
+	}
+	return dst, nil
 }
 
 // buildRead turns q into SQL text and its arguments. The text depends only
@@ -64,8 +69,11 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 // Parameters compared with indexed columns are written +? : the plan is
 // the same, but SQLite (built with STAT4) then does not recompile the
 // statement each time they are bound, which tripled the cost of a query.
-func buildRead(q evstore.Query) (string, []any) {
-	var w where
+//
+// With tags, a "tag" clause looks in evstore_tags; without (an old file
+// read as it is), no event has tags.
+func buildRead(q evstore.Query, tags bool) (string, []any) {
+	w := where{tags: tags}
 	pos := "id"
 	if q.StreamID != evstore.All {
 		pos = "version"
@@ -102,6 +110,7 @@ func buildRead(q evstore.Query) (string, []any) {
 type where struct {
 	conds []string
 	args  []any
+	tags  bool // the file has evstore_tags
 }
 
 func (w *where) add(cond string, args ...any) {
@@ -116,13 +125,23 @@ func (w *where) clause(c evstore.Clause) {
 	for _, v := range c.Values() {
 		var cond string
 		var args []any
-		if c.Field() != "metadata" {
+		switch c.Field() {
+		case "tag":
+			op := "="
+			if c.Op() == evstore.OpLike {
+				op = "LIKE"
+			}
+			cond, args = "EXISTS (SELECT 1 FROM evstore_tags WHERE seq = events.id AND tag "+op+" ?)", []any{v}
+			if !w.tags {
+				cond, args = "0", nil // no event of an old file has tags
+			}
+		case "stream_id", "event_type", "version":
 			op := "="
 			if c.Op() == evstore.OpLike {
 				op = "LIKE"
 			}
 			cond, args = c.Field()+" "+op+" ?", []any{v}
-		} else {
+		default:
 			path := jsonPath(c.Path())
 			switch x := v.(type) {
 			case bool:

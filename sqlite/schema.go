@@ -41,6 +41,7 @@ var tables = []struct{ name, check string }{
 	{"evstore_schema", "SELECT version FROM evstore_schema LIMIT 0"},
 	{"evstore_consumers", "SELECT name, partition, members, position, found, external, updated, generation, lease_until FROM evstore_consumers LIMIT 0"},
 	{"evstore_tombstones", "SELECT stream_id, version FROM evstore_tombstones LIMIT 0"},
+	{"evstore_tags", "SELECT seq, tag FROM evstore_tags LIMIT 0"},
 }
 
 // checkSchema returns ErrCorrupt if the file is not an SQLite database or

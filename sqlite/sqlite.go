@@ -125,6 +125,7 @@ type backend struct {
 	beforeCommit func() // tests only: runs in each write transaction before COMMIT
 
 	noSnapshots bool // ReadOnly only: the file has no snapshots table
+	noTags      bool // ReadOnly only: the file has no evstore_tags table (schema below 3)
 }
 
 var (
@@ -253,6 +254,7 @@ func (b *backend) checkReadOnly(conn *sqlite.Conn) error {
 		return fmt.Errorf("%w: %s is not an evstore/py-event-sourcing database: it has no events table", evstore.ErrCorrupt, b.path)
 	}
 	b.noSnapshots = !found["snapshots"]
+	b.noTags = !found["evstore_tags"]
 	return nil
 }
 
