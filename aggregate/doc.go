@@ -139,6 +139,38 @@
 // snapshot, loads read a few more events, and the next command to cross a
 // multiple of n tries again. OnSnapshotError reports such failures.
 //
+// # Decisions across streams
+//
+// Some rules span streams: a course takes at most its capacity of
+// students while students enrol, and a student takes at most two courses.
+// A BoundaryDecider decides on the events a query selects across the
+// store instead of one stream (the Dynamic Consistency Boundary,
+// dcb.events): Query names them by type and tag, Initial and Evolve fold
+// them, Decide decides, and Place says in which stream each new event
+// goes and with which tags later queries will find it.
+//
+//	enrol := aggregate.NewBoundary(store, aggregate.BoundaryDecider[State, any, any]{
+//		Query: func(c any) evstore.Criteria {
+//			e := c.(Enroll)
+//			return evstore.Criteria{
+//				{Types: []string{"CourseDefined", "StudentEnrolled"}, Tags: []string{"course:" + e.Course}},
+//				{Types: []string{"StudentEnrolled"}, Tags: []string{"student:" + e.Student}},
+//			}
+//		},
+//		...
+//		Place: func(e any) (string, []string) { ... },
+//	}, events)
+//	r, err := enrol.Handle(ctx, Enroll{Course: "c1", Student: "s7"}, aggregate.CommandID(requestID))
+//
+// BoundaryHandler.Handle finds the query's events (Store.Find), decides,
+// and appends the events with Store.Append under
+// evstore.FailIfMatch(query, position): if an event matching the query
+// was committed after the last one read, nothing is written, and Handle
+// reads and decides again, as Handler does after a conflict. Commands
+// whose queries do not overlap never get in each other's way. A command
+// id becomes a tag of the command's events (CommandTag), which Handle
+// looks up before deciding. examples/courses runs the whole thing.
+//
 // # Stores
 //
 // A Handler uses only the root package's API (Stream.Read, Write with

@@ -404,9 +404,13 @@ func (h *Handler[S, C, E]) encode(events []E, hc *handleConfig) ([]evstore.Candi
 // backoff sleeps before retry attempt+1: between half and all of
 // base << (attempt-1), capped at max.
 func (h *Handler[S, C, E]) backoff(ctx context.Context, attempt int) error {
-	d := h.cfg.backoffMax
-	if shift := attempt - 1; shift < 30 && h.cfg.backoffBase<<shift < d {
-		d = h.cfg.backoffBase << shift
+	return backoff(ctx, h.cfg, attempt)
+}
+
+func backoff(ctx context.Context, cfg config, attempt int) error {
+	d := cfg.backoffMax
+	if shift := attempt - 1; shift < 30 && cfg.backoffBase<<shift < d {
+		d = cfg.backoffBase << shift
 	}
 	d = d/2 + rand.N(d/2+1)
 	t := time.NewTimer(d)
