@@ -29,7 +29,8 @@
 // it. They follow OpenTelemetry's database
 // conventions where they fit: db.system.name ("sqlite", "postgresql", or
 // "memory"), db.operation.name (the names above), error.type (evstore's
-// error: "conflict", "closed", "invalid_event", ...). evstore's own
+// error: "conflict", "condition" (a FailIfMatch that failed), "closed",
+// "invalid_event", ...). evstore's own
 // attributes are the Key constants: the stream, the events given, read
 // and appended, the outcome of a write, the stream's version after it, and a
 // consumer's name, partition, position and lag.

@@ -278,6 +278,10 @@ var errorTypes = []struct {
 // errorType returns the error.type of err: evstore's name for it, or
 // OpenTelemetry's (the Go type, or "_OTHER").
 func errorType(err error) string {
+	var ce *evstore.ConditionError
+	if errors.As(err, &ce) {
+		return "condition" // before "conflict", which it also is
+	}
 	for _, e := range errorTypes {
 		if errors.Is(err, e.err) {
 			return e.name

@@ -219,7 +219,20 @@ func TestWrites(t *testing.T) {
 			}
 			wantAttr(t, writes[1], otelevstore.VersionKey.Int64(3))
 
-			for outcome, want := range map[string]int64{"appended": 1, "duplicate": 1, "conflict": 1, "error": 0} {
+			// A failed FailIfMatch is a conflict of type "condition".
+			_, err = s.Write(ctx, events("e"), evstore.FailIfMatch(evstore.Criteria{{Types: []string{"Deposited"}}}, 0))
+			var ce *evstore.ConditionError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Write with a failing condition: %v", err)
+			}
+			if w := r.ended("write"); len(w) != 4 {
+				t.Errorf("%d write spans after the conditional write, want 4", len(w))
+			} else {
+				wantAttr(t, w[3], otelevstore.OutcomeKey.String("conflict"))
+				wantAttr(t, w[3], attribute.String("error.type", "condition"))
+			}
+
+			for outcome, want := range map[string]int64{"appended": 1, "duplicate": 1, "conflict": 2, "error": 0} {
 				if got := r.sum(t, "evstore.writes", otelevstore.OutcomeKey.String(outcome)); got != want {
 					t.Errorf("evstore.writes{outcome=%s} = %d, want %d", outcome, got, want)
 				}
@@ -240,8 +253,8 @@ func TestWrites(t *testing.T) {
 					}
 				}
 			}
-			if n != 3 {
-				t.Errorf("%d write durations recorded, want 3", n)
+			if n != 4 {
+				t.Errorf("%d write durations recorded, want 4", n)
 			}
 		})
 	}
