@@ -76,7 +76,7 @@ func openBench(b *testing.B, backend string, t evstore.Tracer) *evstore.Store {
 func BenchmarkWrite(b *testing.B) {
 	for _, backend := range []string{"memory", "sqlite"} {
 		for _, tr := range tracers {
-			b.Run(backend+"/"+tr.name, func(b *testing.B) {
+			b.Run("backend="+backend+"/tracer="+tr.name, func(b *testing.B) {
 				ctx := context.Background()
 				s, err := openBench(b, backend, tr.new()).Stream(ctx, "bench")
 				if err != nil {
@@ -100,7 +100,7 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	for _, backend := range []string{"memory", "sqlite"} {
 		for _, tr := range tracers {
-			b.Run(backend+"/"+tr.name, func(b *testing.B) {
+			b.Run("backend="+backend+"/tracer="+tr.name, func(b *testing.B) {
 				ctx := context.Background()
 				s, err := openBench(b, backend, tr.new()).Stream(ctx, "bench")
 				if err != nil {
