@@ -52,7 +52,7 @@ func TestWriteReadStreamsStats(t *testing.T) {
 	}
 
 	out := mustCLI(t, db, "read", "@all")
-	for _, want := range []string{"SEQ", "order-1  1", "OrderCreated  {\"total\":10}", "order-2"} {
+	for _, want := range []string{"SEQ", "TAGS", "order-1  1", "OrderCreated", "{\"total\":10}", "order-2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("read @all lacks %q:\n%s", want, out)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,7 +17,8 @@ import (
 
 // eventJSON is an event as read --json, tail --json and export print it,
 // and import reads it. Data that is valid JSON is printed as JSON, other
-// data as base64; a keyless event has no "id".
+// data as base64; a keyless event has no "id", an untagged one no "tags"
+// (so that exports from before tags, which have none, import as they did).
 type eventJSON struct {
 	Sequence   int64           `json:"sequence"`
 	StreamID   string          `json:"stream_id"`
@@ -27,10 +29,11 @@ type eventJSON struct {
 	Data       json.RawMessage `json:"data,omitempty"`
 	DataBase64 string          `json:"data_base64,omitempty"`
 	Metadata   map[string]any  `json:"metadata,omitempty"`
+	Tags       []string        `json:"tags,omitempty"`
 }
 
 func toJSON(e evstore.StoredEvent) eventJSON {
-	j := eventJSON{ID: e.ID, Sequence: e.Sequence, StreamID: e.StreamID, Version: e.Version, Timestamp: e.Timestamp, Type: e.Type, Metadata: e.Metadata}
+	j := eventJSON{ID: e.ID, Sequence: e.Sequence, StreamID: e.StreamID, Version: e.Version, Timestamp: e.Timestamp, Type: e.Type, Metadata: e.Metadata, Tags: e.Tags}
 	switch {
 	case len(e.Data) == 0:
 	case isCompactJSON(e.Data):
@@ -58,7 +61,10 @@ func newEncoder(w io.Writer) *json.Encoder {
 
 // candidate turns an imported line back into an event to write.
 func (j eventJSON) candidate() (evstore.CandidateEvent, error) {
-	e := evstore.CandidateEvent{ID: j.ID, Type: j.Type, Metadata: j.Metadata}
+	e := evstore.CandidateEvent{ID: j.ID, Type: j.Type, Metadata: j.Metadata, Tags: j.Tags}
+	if err := checkTags(j.Tags); err != nil {
+		return e, fmt.Errorf("%w: tags: %v", evstore.ErrInvalidEvent, err)
+	}
 	switch {
 	case j.DataBase64 != "":
 		data, err := base64.StdEncoding.DecodeString(j.DataBase64)
@@ -77,12 +83,12 @@ type eventTable struct{ w *tabwriter.Writer }
 
 func newEventTable(out io.Writer) *eventTable {
 	t := &eventTable{w: tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)}
-	fmt.Fprintln(t.w, "SEQ\tSTREAM\tVERSION\tTIME\tTYPE\tDATA")
+	fmt.Fprintln(t.w, "SEQ\tSTREAM\tVERSION\tTIME\tTYPE\tTAGS\tDATA")
 	return t
 }
 
 func (t *eventTable) add(e evstore.StoredEvent) {
-	fmt.Fprintf(t.w, "%d\t%s\t%d\t%s\t%s\t%s\n", e.Sequence, e.StreamID, e.Version, human(e.Timestamp), e.Type, preview(e.Data))
+	fmt.Fprintf(t.w, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Sequence, e.StreamID, e.Version, human(e.Timestamp), e.Type, strings.Join(e.Tags, ","), preview(e.Data))
 }
 
 func (t *eventTable) flush() { t.w.Flush() }
@@ -100,4 +106,26 @@ func preview(data []byte) string {
 		s = string(r[:59]) + "…"
 	}
 	return s
+}
+
+// checkTags checks an imported event's tags as Write would, so that the
+// error names the line: each 1 to evstore.MaxTagLen bytes of UTF-8 text
+// without NUL bytes, at most evstore.MaxTags distinct ones.
+func checkTags(tags []string) error {
+	distinct := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		switch {
+		case t == "":
+			return errors.New("empty tag")
+		case len(t) > evstore.MaxTagLen:
+			return fmt.Errorf("tag %.20q...: %d bytes, over the limit of %d", t, len(t), evstore.MaxTagLen)
+		case !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0:
+			return fmt.Errorf("tag %q is not UTF-8 text without NUL bytes", t)
+		}
+		distinct[t] = true
+	}
+	if len(distinct) > evstore.MaxTags {
+		return fmt.Errorf("%d distinct tags, over the limit of %d", len(distinct), evstore.MaxTags)
+	}
+	return nil
 }

@@ -33,6 +33,7 @@ var commands = map[string]command{
 	"version":   {summary: "print the version", run: runVersion},
 	"streams":   {summary: "list every stream with its version, event count and last write", run: runStreams},
 	"read":      {summary: "print a stream's events (or @all's)", run: runRead},
+	"find":      {summary: "print the events matching criteria of types and tags, across every stream", run: runFind},
 	"tail":      {summary: "print a stream's events as they are written, until interrupted", run: runTail},
 	"write":     {summary: "append one event to a stream", run: runWrite},
 	"snapshot":  {summary: "show a stream's snapshot", run: runSnapshot},

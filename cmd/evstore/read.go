@@ -9,7 +9,7 @@ import (
 )
 
 func runRead(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("read", "read STREAM|@all [flags]", "evstore read order-1 --after 3 --filter metadata.region=EMEA", stderr)
+	fs := newFlagSet("read", "read STREAM|@all [flags]", "evstore read order-1 --after 3 --filter metadata.region=EMEA --filter tag=vip", stderr)
 	sf := addStoreFlags(g, fs)
 	after := fs.Int64("after", 0, "only events after this version (on @all: Sequence)")
 	limit := fs.Int("limit", 0, "at most this many events (0: all)")
@@ -17,7 +17,7 @@ func runRead(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 	typ := fs.String("type", "", "only events of this type")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	var filters filterFlags
-	fs.Var(&filters, "filter", "field=value, field=a|b (any of) or field~LIKE-pattern; fields stream_id, event_type, version, metadata.<path>; repeatable")
+	fs.Var(&filters, "filter", filterHelp)
 	id, err := parseStream(fs, args)
 	if err != nil {
 		return err
@@ -44,18 +44,27 @@ func runRead(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 	return printEvents(stdout, *asJSON, st.Read(ctx, opts...))
 }
 
+// filterHelp is the help text of read's and tail's --filter.
+const filterHelp = "field=value, field=a|b (any of) or field~LIKE-pattern; fields stream_id, event_type, version, tag, metadata.<path>; repeatable"
+
 // printEvents prints a sequence of events as a table or as JSON lines.
+// A sequence that fails before its first event prints nothing, not even
+// the table's header.
 func printEvents(out io.Writer, asJSON bool, events func(func(evstore.StoredEvent, error) bool)) error {
 	enc := newEncoder(out)
 	var table *eventTable
 	if !asJSON {
-		table = newEventTable(out)
-		defer table.flush()
+		table = newEventTable(out) // buffered until flush
 	}
+	n := 0
 	for e, err := range events {
 		if err != nil {
+			if n > 0 && table != nil {
+				table.flush()
+			}
 			return err
 		}
+		n++
 		if asJSON {
 			if err := enc.Encode(toJSON(e)); err != nil {
 				return err
@@ -63,6 +72,9 @@ func printEvents(out io.Writer, asJSON bool, events func(func(evstore.StoredEven
 		} else {
 			table.add(e)
 		}
+	}
+	if table != nil {
+		table.flush()
 	}
 	return nil
 }

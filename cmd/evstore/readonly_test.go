@@ -22,6 +22,7 @@ var readCommands = [][]string{
 	{"snapshot", "users"},
 	{"export"},
 	{"tail", "@all"},
+	{"find", "--tag", "x"},
 }
 
 // TestReadCommandsLeaveForeignFiles: the commands that only read refuse

@@ -182,6 +182,12 @@ type filterFlags []string
 func (f *filterFlags) String() string     { return strings.Join(*f, " ") }
 func (f *filterFlags) Set(s string) error { *f = append(*f, s); return nil }
 
+// listFlag collects a repeated flag's values, in order.
+type listFlag []string
+
+func (f *listFlag) String() string     { return strings.Join(*f, " ") }
+func (f *listFlag) Set(s string) error { *f = append(*f, s); return nil }
+
 // build returns the filter the flags and an optional --type make.
 func (f filterFlags) build(typ string) (evstore.Filter, error) {
 	var filter evstore.Filter

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/go-event-sourcing/evstore"
 )
@@ -15,7 +16,7 @@ func runTail(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 	typ := fs.String("type", "", "only events of this type")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	var filters filterFlags
-	fs.Var(&filters, "filter", "field=value or field~LIKE-pattern; repeatable")
+	fs.Var(&filters, "filter", filterHelp)
 	id, err := parseStream(fs, args)
 	if err != nil {
 		return err
@@ -42,7 +43,11 @@ func runTail(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 		if *asJSON {
 			err = enc.Encode(toJSON(e))
 		} else {
-			_, err = fmt.Fprintf(stdout, "%d  %s  v%d  %s  %s  %s\n", e.Sequence, e.StreamID, e.Version, human(e.Timestamp), e.Type, preview(e.Data))
+			tags := ""
+			if len(e.Tags) > 0 {
+				tags = "[" + strings.Join(e.Tags, ",") + "]  "
+			}
+			_, err = fmt.Fprintf(stdout, "%d  %s  v%d  %s  %s  %s%s\n", e.Sequence, e.StreamID, e.Version, human(e.Timestamp), e.Type, tags, preview(e.Data))
 		}
 		if err != nil {
 			return err

@@ -13,7 +13,7 @@ import (
 )
 
 func runWrite(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("write", "write STREAM --type T [flags]", `evstore write order-1 --type OrderPlaced --data '{"total":10}' --meta '{"region":"EMEA"}' --expect 2`, stderr)
+	fs := newFlagSet("write", "write STREAM --type T [flags]", `evstore write order-1 --type OrderPlaced --data '{"total":10}' --meta '{"region":"EMEA"}' --tag customer:c7 --expect 2`, stderr)
 	sf := addStoreFlags(g, fs)
 	typ := fs.String("type", "", "the event's type (required)")
 	data := fs.String("data", "", "the payload: JSON text, or @FILE for a file's bytes")
@@ -21,6 +21,8 @@ func runWrite(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	key := fs.String("id", "", "idempotency key")
 	expect := fs.Int64("expect", -1, "the version the stream must be at (0: must not exist yet)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var tags listFlag
+	fs.Var(&tags, "tag", "a tag (\"course:c1\"), for find and --filter tag=...; repeatable")
 	id, err := parseStream(fs, args)
 	if err != nil {
 		return err
@@ -28,7 +30,7 @@ func runWrite(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	if *typ == "" {
 		return errors.New("--type is required")
 	}
-	event := evstore.CandidateEvent{ID: *key, Type: *typ}
+	event := evstore.CandidateEvent{ID: *key, Type: *typ, Tags: tags}
 	if file, ok := strings.CutPrefix(*data, "@"); ok {
 		if event.Data, err = os.ReadFile(file); err != nil {
 			return err
