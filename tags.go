@@ -16,6 +16,17 @@ const MaxTagLen = 255
 // MaxTags is the most distinct tags an event may carry.
 const MaxTags = 32
 
+// CheckTags returns nil if tags are acceptable on an event, and otherwise
+// an error wrapping ErrInvalidEvent that names the first problem: the
+// rule Write applies, for code that tells its users before it writes (an
+// import that names the bad line, say).
+func CheckTags(tags []string) error {
+	if _, err := normalTags(tags); err != nil {
+		return fmt.Errorf("%w: tags: %v", ErrInvalidEvent, err)
+	}
+	return nil
+}
+
 // checkTag returns an error naming what is wrong with tag, or nil.
 func checkTag(tag string) error {
 	switch {

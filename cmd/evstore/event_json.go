@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -62,8 +61,8 @@ func newEncoder(w io.Writer) *json.Encoder {
 // candidate turns an imported line back into an event to write.
 func (j eventJSON) candidate() (evstore.CandidateEvent, error) {
 	e := evstore.CandidateEvent{ID: j.ID, Type: j.Type, Metadata: j.Metadata, Tags: j.Tags}
-	if err := checkTags(j.Tags); err != nil {
-		return e, fmt.Errorf("%w: tags: %v", evstore.ErrInvalidEvent, err)
+	if err := evstore.CheckTags(j.Tags); err != nil {
+		return e, err
 	}
 	switch {
 	case j.DataBase64 != "":
@@ -108,24 +107,3 @@ func preview(data []byte) string {
 	return s
 }
 
-// checkTags checks an imported event's tags as Write would, so that the
-// error names the line: each 1 to evstore.MaxTagLen bytes of UTF-8 text
-// without NUL bytes, at most evstore.MaxTags distinct ones.
-func checkTags(tags []string) error {
-	distinct := make(map[string]bool, len(tags))
-	for _, t := range tags {
-		switch {
-		case t == "":
-			return errors.New("empty tag")
-		case len(t) > evstore.MaxTagLen:
-			return fmt.Errorf("tag %.20q...: %d bytes, over the limit of %d", t, len(t), evstore.MaxTagLen)
-		case !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0:
-			return fmt.Errorf("tag %q is not UTF-8 text without NUL bytes", t)
-		}
-		distinct[t] = true
-	}
-	if len(distinct) > evstore.MaxTags {
-		return fmt.Errorf("%d distinct tags, over the limit of %d", len(distinct), evstore.MaxTags)
-	}
-	return nil
-}
