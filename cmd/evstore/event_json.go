@@ -106,4 +106,3 @@ func preview(data []byte) string {
 	}
 	return s
 }
-
