@@ -113,20 +113,31 @@ func outcome(r WriteReport, err error) string {
 	return OutcomeError
 }
 
-// traced runs f, a call into the Backend, between the Tracer's start and
-// end when the Store has one; end fills in the outcome.
+// traced runs f, a call into the Backend (between enter and leave), and
+// between the Tracer's start and end when the Store has one; end fills in
+// the outcome. f and end are only called, never kept, so that the
+// closures a caller passes stay on its stack: without a Tracer a traced
+// call allocates nothing more than an untraced one.
 func traced[T any](s *Store, ctx context.Context, t Trace, f func(context.Context) (T, error), end func(*Trace, T)) (T, error) {
+	if err := s.enter(); err != nil {
+		var zero T
+		return zero, err
+	}
+	defer s.leave()
 	if s.tracer == nil {
-		return call(s, func() (T, error) { return f(ctx) })
+		return f(ctx)
 	}
-	t.System, t.Start = s.system, time.Now()
-	ctx = s.tracer.TraceStart(ctx, t)
-	v, err := call(s, func() (T, error) { return f(ctx) })
-	t.Err = err
+	// tr, not t, goes to end by address: declared here, only a traced
+	// call pays its allocation.
+	tr := t
+	tr.System, tr.Start = s.system, time.Now()
+	ctx = s.tracer.TraceStart(ctx, tr)
+	v, err := f(ctx)
+	tr.Err = err
 	if end != nil {
-		end(&t, v)
+		end(&tr, v)
 	}
-	s.tracer.TraceEnd(ctx, t)
+	s.tracer.TraceEnd(ctx, tr)
 	return v, err
 }
 
