@@ -263,7 +263,7 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 	} else {
 		rows.queue(batch, b.sql.insert)
 	}
-	if len(rows.tags) > 0 {
+	if len(rows.tags) > 0 && !b.noTagTable {
 		batch.Queue(b.sql.insertTags, rows.tags, rows.tagSeqs)
 	}
 	batch.Queue(b.sql.setLast, next)

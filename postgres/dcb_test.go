@@ -396,14 +396,16 @@ func TestFindPlans(t *testing.T) {
 
 // fill adds n events to bk's empty schema in bulk: streams of 100
 // events; types Enrolled, Left and (one event in 10,000) Rare; each event
-// tagged with one of 500 courses and one of 7,919 students.
+// tagged with one of 500 courses, one of 7,919 students, and one of n/100
+// spreads (spread:0, spread:1, ...), each of which has 100 events across
+// the store, whatever its size.
 func fill(t testing.TB, bk *backend, n int) {
 	t.Helper()
 	ctx := context.Background()
 	sql := []string{
 		"INSERT INTO " + bk.sql.events + " (" + readColumns + ") SELECT g, 's' || (g / 100), NULL, " +
 			"CASE WHEN g % 10000 = 0 THEN 'Rare' WHEN g % 3 = 0 THEN 'Left' ELSE 'Enrolled' END, now(), NULL, ''::bytea, g % 100 + 1, " +
-			"ARRAY['course:' || (g % 500), 'student:' || (g % 7919)] FROM generate_series(1, $1::bigint) g",
+			"ARRAY['course:' || (g % 500), 'spread:' || (g % ($1 / 100)), 'student:' || (g % 7919)] FROM generate_series(1, $1::bigint) g",
 		"INSERT INTO " + bk.sql.tags + " (tag, seq) SELECT unnest(tags), id FROM " + bk.sql.events,
 		"UPDATE " + strings.TrimSuffix(bk.sql.events, ".events") + ".evstore_sequence SET last = $1",
 	}

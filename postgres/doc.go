@@ -18,6 +18,22 @@
 // are named evstore_*, so that an application's own tables may share the
 // schema.
 //
+// # Tags
+//
+// An event's tags are in events.tags (text[], NULL for none), which reads
+// scan, and in evstore_tags (tag, seq), one row per tag and event, whose
+// primary key lists a tag's events in Sequence order; evstore_events_type
+// indexes events by (event_type, id). Store.Find and FailIfMatch read a
+// Criterion with tags from evstore_tags and one with types only from
+// evstore_events_type, a page at a time in key order, so their cost does
+// not grow with the store; only a Criterion with neither reads All. Delete
+// and Truncate remove their events' rows from evstore_tags. A Write's
+// FailIfMatch, and Store.Append, join the group commit: the condition is
+// checked in the group's transaction, under the append lock, against the
+// committed events (one query in the round trip that reads the streams'
+// versions) and the events of the group's earlier writes. See tags.go for
+// the measurements behind the table.
+//
 // The table evstore_schema holds the schema's version (SchemaVersion; a
 // schema without it, as evstore wrote before consumers, is at version 0).
 // Open migrates an older schema forward in the transaction that creates
@@ -34,6 +50,10 @@
 // Stores of version 2 code already running keep working on a schema at
 // version 3 (they number events after the newest id, which newer code
 // takes into account), but do not check snapshots against tombstones.
+// Version 4 adds tags: Stores of version 3 code keep working on it (their
+// events have no tags; rows of evstore_tags whose event their Delete or
+// Truncate removed are ignored). Its migration builds evstore_events_type,
+// during which appends wait: about a second per million events.
 //
 // # Global order
 //

@@ -76,6 +76,7 @@ type backend struct {
 	dialer *dialer        // every connection's
 
 	beforeCommit func() // tests only: runs in each append transaction, just before COMMIT
+	noTagTable   bool   // benchmarks only: tags in events.tags alone, as with a GIN index on it
 }
 
 var (
