@@ -56,6 +56,9 @@ func child(role, path, count string) error {
 	if role == "crashwriter" {
 		return crashWriter(ctx, s)
 	}
+	if id, ok := strings.CutPrefix(role, "dcb:"); ok {
+		return dcbBooker(ctx, s, id, n)
+	}
 	st, err := s.Stream(ctx, "proc")
 	if err != nil {
 		return err
