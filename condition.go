@@ -1,9 +1,6 @@
 package evstore
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // A condition makes a write depend on what it was decided from: the
 // events that Criteria selected, up to a Sequence. If any event matching
@@ -62,9 +59,3 @@ func (e *ConditionError) Error() string {
 
 // Is reports whether target is ErrConflict.
 func (e *ConditionError) Is(target error) bool { return target == ErrConflict }
-
-// isCondition reports whether err is a *ConditionError.
-func isCondition(err error) bool {
-	var ce *ConditionError
-	return errors.As(err, &ce)
-}

@@ -112,7 +112,7 @@ func wantAttr(t *testing.T, s sdktrace.ReadOnlySpan, kv attribute.KeyValue) {
 	t.Helper()
 	got, ok := attr(s, kv.Key)
 	if !ok || got != kv.Value {
-		t.Errorf("span %q: %s = %v (set: %v), want %v", s.Name(), kv.Key, got.Emit(), ok, kv.Value.Emit())
+		t.Errorf("span %q: %s = %v (set: %v), want %v", s.Name(), kv.Key, got.String(), ok, kv.Value.String())
 	}
 }
 

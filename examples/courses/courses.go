@@ -97,7 +97,7 @@ var decider = aggregate.BoundaryDecider[Enrolments, any, any]{
 			if _, ok := s.Capacity[c.Course]; ok {
 				return nil, ErrCourseExists
 			}
-			return []any{CourseDefined{Course: c.Course, Capacity: c.Capacity}}, nil
+			return []any{CourseDefined(c)}, nil
 		case Enroll:
 			capacity, ok := s.Capacity[c.Course]
 			switch {
@@ -110,7 +110,7 @@ var decider = aggregate.BoundaryDecider[Enrolments, any, any]{
 			case s.OfStudent[c.Student] >= MaxCoursesPerStudent:
 				return nil, ErrStudentLimit
 			}
-			return []any{StudentEnrolled{Course: c.Course, Student: c.Student}}, nil
+			return []any{StudentEnrolled(c)}, nil
 		}
 		return nil, fmt.Errorf("unknown command %T", cmd)
 	},
