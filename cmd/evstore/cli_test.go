@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
@@ -61,7 +62,7 @@ func TestWriteReadStreamsStats(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("filtered read: got %d lines, want 1: %q", len(lines), lines)
 	}
-	var e eventJSON
+	var e eventjson.Event
 	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil || e.ID != "c1" || e.StreamID != "order-1" || string(e.Data) != `{"total":10}` {
 		t.Errorf("filtered read: got %+v, %v", e, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 )
 
 func runExport(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
@@ -23,13 +24,13 @@ func runExport(ctx context.Context, g globals, args []string, stdout, stderr io.
 	bar := newProgress(stderr, isTerminal(stderr), int(max(all.Version()-*after, 1)))
 	defer bar.Done()
 	w := bufio.NewWriter(stdout)
-	enc := newEncoder(w)
+	enc := eventjson.NewEncoder(w)
 	n := 0
 	for e, err := range all.Read(ctx, evstore.After(*after)) {
 		if err != nil {
 			return err
 		}
-		if err := enc.Encode(toJSON(e)); err != nil {
+		if err := enc.Encode(eventjson.FromStored(e)); err != nil {
 			return err
 		}
 		n++

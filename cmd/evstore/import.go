@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 )
 
 // importBatch is how many consecutive events of one stream import writes
@@ -87,7 +88,7 @@ func runImport(ctx context.Context, g globals, args []string, stdout, stderr io.
 	}
 	bar.Set(int(total))
 	if *asJSON {
-		return newEncoder(stdout).Encode(map[string]int{"imported": im.written, "already_there": im.skipped})
+		return eventjson.NewEncoder(stdout).Encode(map[string]int{"imported": im.written, "already_there": im.skipped})
 	}
 	fmt.Fprintf(stderr, "imported %d events, %d already there\n", im.written, im.skipped)
 	return nil
@@ -193,7 +194,7 @@ func (im *importer) add(n int, line []byte) error {
 
 // parseLine reads one line: the event, as written and as it is to be
 // written, and its size.
-func parseLine(line []byte) (j eventJSON, e evstore.CandidateEvent, size int, err error) {
+func parseLine(line []byte) (j eventjson.Event, e evstore.CandidateEvent, size int, err error) {
 	if err = json.Unmarshal(line, &j); err != nil {
 		return j, e, 0, fmt.Errorf("%w: %v", evstore.ErrInvalidEvent, err)
 	}
@@ -204,7 +205,7 @@ func parseLine(line []byte) (j eventJSON, e evstore.CandidateEvent, size int, er
 		return j, e, 0, fmt.Errorf("%w: type %q: types beginning with '$' are evstore's, and import reproduces only %s (through Stream.Delete)",
 			evstore.ErrInvalidEvent, j.Type, evstore.Deleted)
 	}
-	if e, err = j.candidate(); err != nil {
+	if e, err = j.Candidate(); err != nil {
 		return j, e, 0, err
 	}
 	size, err = eventSize(e)
@@ -218,7 +219,7 @@ func eventSize(e evstore.CandidateEvent) (int, error) {
 	size := len(e.Data)
 	if len(e.Metadata) > 0 {
 		var buf bytes.Buffer
-		if err := newEncoder(&buf).Encode(e.Metadata); err != nil {
+		if err := eventjson.NewEncoder(&buf).Encode(e.Metadata); err != nil {
 			return 0, fmt.Errorf("%w: metadata: %v", evstore.ErrInvalidEvent, err)
 		}
 		size += buf.Len() - 1 // without Encode's "\n", as the store encodes it

@@ -18,6 +18,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"syscall"
+
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 )
 
 // A command is one subcommand: its one-line summary and its entry point,
@@ -174,7 +176,7 @@ func runVersion(_ context.Context, g globals, args []string, stdout, stderr io.W
 		version = info.Main.Version
 	}
 	if *asJSON {
-		return newEncoder(stdout).Encode(map[string]string{"version": version, "go": runtime.Version()})
+		return eventjson.NewEncoder(stdout).Encode(map[string]string{"version": version, "go": runtime.Version()})
 	}
 	fmt.Fprintln(stdout, "evstore", version)
 	return nil

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
+	"github.com/go-event-sourcing/evstore/internal/filtertext"
 )
 
 func runRead(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
@@ -17,7 +19,7 @@ func runRead(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 	typ := fs.String("type", "", "only events of this type")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	var filters filterFlags
-	fs.Var(&filters, "filter", filterHelp)
+	fs.Var(&filters, "filter", filtertext.Help)
 	id, err := parseStream(fs, args)
 	if err != nil {
 		return err
@@ -44,14 +46,11 @@ func runRead(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 	return printEvents(stdout, *asJSON, st.Read(ctx, opts...))
 }
 
-// filterHelp is the help text of read's and tail's --filter.
-const filterHelp = "field=value, field=a|b (any of) or field~LIKE-pattern; fields stream_id, event_type, version, tag, metadata.<path>; repeatable"
-
 // printEvents prints a sequence of events as a table or as JSON lines.
 // A sequence that fails before its first event prints nothing, not even
 // the table's header.
 func printEvents(out io.Writer, asJSON bool, events func(func(evstore.StoredEvent, error) bool)) error {
-	enc := newEncoder(out)
+	enc := eventjson.NewEncoder(out)
 	var table *eventTable
 	if !asJSON {
 		table = newEventTable(out) // buffered until flush
@@ -66,7 +65,7 @@ func printEvents(out io.Writer, asJSON bool, events func(func(evstore.StoredEven
 		}
 		n++
 		if asJSON {
-			if err := enc.Encode(toJSON(e)); err != nil {
+			if err := enc.Encode(eventjson.FromStored(e)); err != nil {
 				return err
 			}
 		} else {

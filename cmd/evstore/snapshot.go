@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 )
 
 func runSnapshot(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
@@ -35,7 +36,7 @@ func runSnapshot(ctx context.Context, g globals, args []string, stdout, stderr i
 		_, err = stdout.Write(snap.State)
 		return err
 	case *asJSON:
-		return newEncoder(stdout).Encode(map[string]any{
+		return eventjson.NewEncoder(stdout).Encode(map[string]any{
 			"stream_id": snap.StreamID, "projection": snap.Projection, "version": snap.Version,
 			"timestamp": snap.Timestamp, "state_bytes": len(snap.State),
 		})

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 )
 
 func runStats(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
@@ -40,7 +41,7 @@ func runStats(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		if size >= 0 {
 			out["file_bytes"] = size
 		}
-		return newEncoder(stdout).Encode(out)
+		return eventjson.NewEncoder(stdout).Encode(out)
 	}
 	fmt.Fprintf(stdout, "streams          %d\nevents           %d\nnewest sequence  %d\nlast write       %s\n", streams, m.EventCount, m.Version, human(m.LastTimestamp))
 	if size >= 0 {

@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/filtertext"
 	"github.com/go-event-sourcing/evstore/open"
 	"github.com/go-event-sourcing/evstore/postgres"
 )
@@ -130,52 +129,6 @@ func (sf *storeFlags) stream(ctx context.Context, id string, mode access) (*evst
 	return store, st, nil
 }
 
-// parseFilter turns "field=value" (Equals), "field=a|b|c" (In) or
-// "field~pattern" (Like) into a clause. Values of metadata fields that read
-// as JSON numbers, booleans or quoted strings take that type; anything else
-// is a string.
-func parseFilter(s string) (evstore.Clause, error) {
-	if field, pattern, ok := strings.Cut(s, "~"); ok && !strings.Contains(field, "=") {
-		return evstore.Like(field, pattern), nil
-	}
-	field, value, ok := strings.Cut(s, "=")
-	if !ok {
-		return evstore.Clause{}, fmt.Errorf("%w: %q: want field=value or field~pattern", evstore.ErrInvalidFilter, s)
-	}
-	var values []any
-	for _, v := range strings.Split(value, "|") {
-		switch {
-		case field == "version":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return evstore.Clause{}, fmt.Errorf("%w: version %q is not an integer", evstore.ErrInvalidFilter, v)
-			}
-			values = append(values, n)
-		case strings.HasPrefix(field, "metadata."):
-			values = append(values, jsonScalar(v))
-		default:
-			values = append(values, v)
-		}
-	}
-	if len(values) == 1 {
-		return evstore.Equals(field, values[0]), nil
-	}
-	return evstore.In(field, values...), nil
-}
-
-// jsonScalar reads s as a JSON number, boolean or string if it is one
-// ("10", "true", "\"007\""), and as a plain string otherwise ("EMEA", "007").
-func jsonScalar(s string) any {
-	var v any
-	if json.Unmarshal([]byte(s), &v) == nil {
-		switch v.(type) {
-		case float64, bool, string:
-			return v
-		}
-	}
-	return s
-}
-
 // filterFlags collects repeated --filter flags.
 type filterFlags []string
 
@@ -194,13 +147,11 @@ func (f filterFlags) build(typ string) (evstore.Filter, error) {
 	if typ != "" {
 		filter = append(filter, evstore.Equals("event_type", typ))
 	}
-	for _, s := range f {
-		c, err := parseFilter(s)
-		if err != nil {
-			return nil, err
-		}
-		filter = append(filter, c)
+	clauses, err := filtertext.Build(f)
+	if err != nil {
+		return nil, err
 	}
+	filter = append(filter, clauses...)
 	return filter, filter.Validate()
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 )
 
 func runStreams(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
@@ -19,7 +21,7 @@ func runStreams(ctx context.Context, g globals, args []string, stdout, stderr io
 		return err
 	}
 	defer store.Close()
-	enc := newEncoder(stdout)
+	enc := eventjson.NewEncoder(stdout)
 	table := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if !*asJSON {
 		fmt.Fprintln(table, "STREAM\tVERSION\tEVENTS\tLAST WRITE")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 	"github.com/go-event-sourcing/evstore/sqlite"
 )
 
@@ -128,7 +129,7 @@ func TestImportTags(t *testing.T) {
 		}
 		var got [][]string
 		for _, l := range strings.Split(strings.TrimSpace(mustCLI(t, db, "read", "a", "--json")), "\n") {
-			var e eventJSON
+			var e eventjson.Event
 			json.Unmarshal([]byte(l), &e)
 			got = append(got, e.Tags)
 		}
@@ -179,7 +180,7 @@ func TestReadTags(t *testing.T) {
 			t.Errorf("read @all lacks %q:\n%s", want, table)
 		}
 	}
-	var e eventJSON
+	var e eventjson.Event
 	if err := json.Unmarshal([]byte(mustCLI(t, db, "read", "e1", "--json")), &e); err != nil || !reflect.DeepEqual(e.Tags, []string{"course:c1", "student:s7"}) {
 		t.Errorf("read e1 --json: tags %q, %v", e.Tags, err)
 	}
@@ -222,7 +223,7 @@ func streamIDs(t *testing.T, jsonl string) []string {
 		if l == "" {
 			continue
 		}
-		var e eventJSON
+		var e eventjson.Event
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("%v: %q", err, l)
 		}

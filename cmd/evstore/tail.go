@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
+	"github.com/go-event-sourcing/evstore/internal/filtertext"
 )
 
 func runTail(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
@@ -16,7 +18,7 @@ func runTail(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 	typ := fs.String("type", "", "only events of this type")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	var filters filterFlags
-	fs.Var(&filters, "filter", filterHelp)
+	fs.Var(&filters, "filter", filtertext.Help)
 	id, err := parseStream(fs, args)
 	if err != nil {
 		return err
@@ -34,14 +36,14 @@ func runTail(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 		return err
 	}
 	defer store.Close()
-	enc := newEncoder(stdout)
+	enc := eventjson.NewEncoder(stdout)
 	// One line per event, written at once: no table, so nothing waits.
 	for e, err := range st.Watch(ctx, opts...) {
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			err = enc.Encode(toJSON(e))
+			err = enc.Encode(eventjson.FromStored(e))
 		} else {
 			tags := ""
 			if len(e.Tags) > 0 {

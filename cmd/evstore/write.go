@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/go-event-sourcing/evstore"
+	"github.com/go-event-sourcing/evstore/internal/eventjson"
 )
 
 func runWrite(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
@@ -64,7 +65,7 @@ func runWrite(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return err
 	}
 	if *asJSON {
-		return newEncoder(stdout).Encode(map[string]any{"stream_id": id, "version": v})
+		return eventjson.NewEncoder(stdout).Encode(map[string]any{"stream_id": id, "version": v})
 	}
 	fmt.Fprintln(stdout, v)
 	return nil
