@@ -106,16 +106,17 @@ func (k streamKeys) Has(key string) bool { return k.all[streamKey{k.stream, key}
 // refuse a repeated key.
 //
 // A condition's match is the first event above its After that matches
-// its criteria: among committed events, by a query in the round trip that
-// reads the heads (under the append lock, so that nothing commits in
-// between), or else among the events of the group's earlier calls, which
+// its criteria: among committed events, by one statement for the group's
+// conditions (see condition.go) in the round trip that reads the heads
+// (under the append lock, so that nothing commits in between), or else
+// among the events of the group's earlier calls, which
 // are planned here but not inserted yet (evstore.Criteria.Matches).
 // Committed events come before the group's, so the query's match, when
 // there is one, is the smaller.
 func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCall, checkKeys bool) error {
 	var streams, pairStreams, pairKeys []string
 	seen := map[string]bool{}
-	conditions := 0
+	var conds probes
 	for _, c := range calls {
 		for _, w := range writesOf(c) {
 			if !seen[w.StreamID] {
@@ -129,7 +130,7 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 			}
 		}
 		if c.Req.Many != nil && c.Req.Many.Condition != nil {
-			conditions++
+			conds.add(conds.n, c.Req.Many.Condition)
 		}
 	}
 	batch := &pgx.Batch{}
@@ -139,15 +140,12 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 	if len(pairKeys) > 0 {
 		batch.Queue(b.sql.existingPairs, pairStreams, pairKeys)
 	}
-	for _, c := range calls {
-		if c.Req.Many != nil && c.Req.Many.Condition != nil {
-			query, args := b.buildMatch(c.Req.Many.Condition)
-			batch.Queue(query, args...)
-		}
+	if conds.n > 0 {
+		batch.Queue(b.sql.match, conds.args()...)
 	}
 	heads := map[string]int64{}
 	keys := map[streamKey]bool{}
-	matches := make([]int64, 0, conditions) // the committed match of each condition, in order
+	matches := make([]int64, conds.n) // the committed match of each condition, in order
 	var next int64
 	results := tx.SendBatch(ctx, batch)
 	_, err := results.Exec()
@@ -163,13 +161,8 @@ func (b *backend) appendGroup(ctx context.Context, tx pgx.Tx, calls []*appendCal
 		var k streamKey
 		err = forEachRow(results, []any{&k.stream, &k.key}, func() { keys[k] = true })
 	}
-	for range conditions {
-		if err != nil {
-			break
-		}
-		var m int64
-		err = results.QueryRow().Scan(&m)
-		matches = append(matches, m)
+	if err == nil && conds.n > 0 {
+		err = conds.scan(results, matches)
 	}
 	if cerr := results.Close(); err == nil {
 		err = cerr

@@ -328,7 +328,8 @@ func TestMigrateV3(t *testing.T) {
 // pool's plan_cache_mode) of Find and of a condition's match walk the
 // indexes in order and look each event up by its key: no sequential
 // scan, of events or evstore_tags, no hash join, no bitmap scan (which
-// would read a tag's every event, then sort them), no parallel workers.
+// would read a tag's every event, then sort them), no parallel workers,
+// no JIT compilation (off on the pool's connections).
 func TestFindPlans(t *testing.T) {
 	var bk *backend
 	testStore(t, testSchema(t), func(b *backend) { bk = b })
@@ -348,7 +349,7 @@ func TestFindPlans(t *testing.T) {
 		{name: "criteria", uses: []string{"evstore_tags_pkey", "evstore_events_type"}},
 		{name: "tag backwards", uses: []string{"evstore_tags_pkey"}},
 		{name: "condition: tag", uses: []string{"evstore_tags_pkey"}},
-		{name: "condition: criteria", uses: []string{"evstore_tags_pkey", "evstore_events_type"}},
+		{name: "condition: criteria", uses: []string{"evstore_tags_pkey", "evstore_events_type", "events_pkey"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := evstore.FindQuery{After: 1000, MaxSequence: 190_000, Limit: 4096} // a Find's page
@@ -372,15 +373,20 @@ func TestFindPlans(t *testing.T) {
 			var args []any
 			switch {
 			case strings.HasPrefix(tt.name, "condition: tag"):
-				query, args = bk.buildMatch(&evstore.Condition{Criteria: tag("course:7", "student:3"), After: 1000})
+				var p probes
+				p.add(0, &evstore.Condition{Criteria: tag("course:7", "student:3"), After: 1000})
+				p.add(1, &evstore.Condition{Criteria: evstore.Criteria{{Tags: []string{"course:8"}, Types: []string{"Left"}}}, After: 1000})
+				query, args = bk.sql.match, p.args()
 			case strings.HasPrefix(tt.name, "condition"):
-				query, args = bk.buildMatch(&evstore.Condition{Criteria: evstore.Criteria{{Tags: []string{"course:7"}}, {Types: []string{"Rare"}}}, After: 1000})
+				var p probes
+				p.add(0, &evstore.Condition{Criteria: evstore.Criteria{{Tags: []string{"course:7"}}, {Types: []string{"Rare", "Left"}}, {}}, After: 1000})
+				query, args = bk.sql.match, p.args()
 			default:
 				query, args = bk.buildFind(q)
 			}
 			plan := genericPlan(t, bk, query, args)
 			t.Logf("%s\n%s", query, plan)
-			for _, no := range []string{"Seq Scan", "Hash Join", "Bitmap", "Gather"} {
+			for _, no := range []string{"Seq Scan", "Hash Join", "Bitmap", "Gather", "JIT"} {
 				if strings.Contains(plan, no) {
 					t.Errorf("the plan has a %s", no)
 				}
@@ -439,18 +445,7 @@ func genericPlan(t *testing.T, bk *backend, query string, args []any) string {
 	defer conn.Exec(ctx, "DEALLOCATE evstore_plan")
 	lits := make([]string, len(args))
 	for i, a := range args {
-		switch x := a.(type) {
-		case string:
-			lits[i] = quote(x)
-		case []string:
-			q := make([]string, len(x))
-			for j, s := range x {
-				q[j] = quote(s)
-			}
-			lits[i] = "ARRAY[" + strings.Join(q, ", ") + "]"
-		default:
-			lits[i] = fmt.Sprint(x)
-		}
+		lits[i] = literal(a)
 	}
 	rows, err := conn.Query(ctx, "EXPLAIN EXECUTE evstore_plan("+strings.Join(lits, ", ")+")")
 	if err != nil {
@@ -464,3 +459,25 @@ func genericPlan(t *testing.T, bk *backend, query string, args []any) string {
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// literal returns a as SQL text: a number, a string or an array of them.
+func literal(a any) string {
+	switch x := a.(type) {
+	case string:
+		return quote(x)
+	case []string:
+		return quote(arrayLiteral(x))
+	case []*string:
+		q := make([]string, len(x))
+		for i, s := range x {
+			q[i] = "NULL"
+			if s != nil {
+				q[i] = quote(*s)
+			}
+		}
+		return "ARRAY[" + strings.Join(q, ", ") + "]::text[]"
+	case []int32, []int64:
+		return quote(strings.NewReplacer("[", "{", "]", "}", " ", ",").Replace(fmt.Sprint(x)))
+	}
+	return fmt.Sprint(a)
+}

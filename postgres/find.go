@@ -72,18 +72,6 @@ func bucket(n int) string {
 	return itoa(l)
 }
 
-// buildMatch returns the SQL of cond's match, the Sequence of the first
-// event above cond.After that its Criteria match (0 for none), and its
-// arguments: the same indexed queries as Find's, each for one event.
-func (b *backend) buildMatch(cond *evstore.Condition) (string, []any) {
-	var w where
-	if matchesAll(cond.Criteria) {
-		return "SELECT COALESCE(MIN(id), 0) FROM " + b.sql.events + " WHERE id > $1", []any{cond.After}
-	}
-	branches := b.branches(&w, cond.Criteria, cond.After, 0, 0, "1", false)
-	return "SELECT COALESCE(MIN(id), 0) FROM (" + strings.Join(branches, " UNION ALL ") + ") u", w.args
-}
-
 // matchesAll reports whether c has a Criterion with neither types nor
 // tags, which matches every event.
 func matchesAll(c evstore.Criteria) bool {

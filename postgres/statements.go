@@ -15,6 +15,7 @@ type statements struct {
 	existingPairs      string
 	insert             string
 	insertTags         string
+	match              string // the conditions' (condition.go)
 	streamMetrics      string
 	allMetrics         string
 	saveStreamSnapshot string
@@ -69,6 +70,7 @@ func newStatements(name string) statements {
 			"SELECT id, s, k, t, ts, m, d, v, g::text[] FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], " +
 			"$5::timestamptz[], $6::text[]::jsonb[], $7::bytea[], $8::bigint[], $9::text[]) AS u(id, s, k, t, ts, m, d, v, g)",
 		insertTags: "INSERT INTO " + tags + " (tag, seq) SELECT * FROM unnest($1::text[], $2::bigint[])",
+		match:      matchSQL(events, tags),
 		streamMetrics: "SELECT COUNT(*), COALESCE(MAX(version), 0), " +
 			"(SELECT timestamp FROM " + events + " WHERE stream_id = $1 ORDER BY version DESC LIMIT 1) " +
 			"FROM " + events + " WHERE stream_id = $1",

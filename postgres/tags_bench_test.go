@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-event-sourcing/evstore"
 	"github.com/jackc/pgx/v5"
@@ -131,4 +134,89 @@ func BenchmarkTags(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkConditional compares Writes with FailIfMatch to the same
+// Writes without it, with 1 and 16 writers: the condition (one query per
+// conditional write, in the round trip that reads the heads) must keep
+// group commit's throughput. Each writer's condition is on its own tag,
+// after its last event, so none fails. So that load from outside the
+// benchmark touches both alike, it runs them in turn on one Store, a
+// second at a time, ABBA, 12 times each, and reports the medians and the
+// median of each pair's ratio.
+//
+//	go test ./postgres/ -run '^$' -bench Conditional -benchtime 1x
+func BenchmarkConditional(b *testing.B) {
+	testDSN(b)
+	const rounds, slice = 12, time.Second
+	for _, writers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers-%d", writers), func(b *testing.B) {
+			s := testStore(b, testSchema(b), nil)
+			type writer struct {
+				st   *evstore.Stream
+				mine evstore.Criteria
+				tag  string
+				last int64
+				i    int
+			}
+			ws := make([]*writer, writers)
+			for k := range ws {
+				tag := "writer:" + strconv.Itoa(k)
+				st, err := s.Stream(context.Background(), "w-"+strconv.Itoa(k))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ws[k] = &writer{st: st, tag: tag, mine: evstore.Criteria{{Tags: []string{tag}}}}
+			}
+			rate := func(cond bool) float64 {
+				var n atomic.Int64
+				var wg sync.WaitGroup
+				deadline := time.Now().Add(slice)
+				start := time.Now()
+				for _, w := range ws {
+					wg.Go(func() {
+						for time.Now().Before(deadline) {
+							var r evstore.WriteReport
+							opts := []evstore.WriteOption{evstore.Report(&r)}
+							if cond {
+								opts = append(opts, evstore.FailIfMatch(w.mine, w.last))
+							}
+							w.i++
+							e := evstore.CandidateEvent{Type: "Enrolled", Data: []byte(`{"n":1}`), Tags: []string{w.tag, "course:" + strconv.Itoa(w.i%50)}}
+							if _, err := w.st.Write(context.Background(), []evstore.CandidateEvent{e}, opts...); err != nil {
+								b.Error(err)
+								return
+							}
+							w.last = r.Last
+							n.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				return float64(n.Load()) / time.Since(start).Seconds()
+			}
+			var plain, cond, ratio []float64
+			for i := range rounds {
+				var p, c float64
+				if i%4 == 0 || i%4 == 3 {
+					p, c = rate(false), rate(true)
+				} else {
+					c, p = rate(true), rate(false)
+				}
+				plain, cond, ratio = append(plain, p), append(cond, c), append(ratio, c/p)
+			}
+			b.ReportMetric(median(plain), "plain-events/s")
+			b.ReportMetric(median(cond), "conditional-events/s")
+			b.ReportMetric(median(ratio), "ratio")
+			b.Logf("plain %.0f\nconditional %.0f\nratio %.2f", plain, cond, ratio)
+		})
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
