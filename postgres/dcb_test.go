@@ -481,3 +481,60 @@ func literal(a any) string {
 	}
 	return fmt.Sprint(a)
 }
+
+// TestGroupFallbackConditions: when the database refuses one call of a
+// group and the group runs again call by call, each in a savepoint, a
+// condition still counts the events of the calls before it, which the
+// transaction holds but has not committed.
+func TestGroupFallbackConditions(t *testing.T) {
+	ctx := context.Background()
+	var bk *backend
+	s := testStore(t, testSchema(t), func(b *backend) { bk = b })
+	if _, err := bk.pool.Exec(ctx, "ALTER TABLE "+bk.sql.events+" ADD CONSTRAINT no_poison CHECK (event_type <> 'Poison')"); err != nil {
+		t.Fatal(err)
+	}
+	tagX := evstore.Criteria{{Tags: []string{"x"}}}
+	writes := []func() error{
+		func() error {
+			_, err := mustStream(t, s, "a").Write(ctx, []evstore.CandidateEvent{{Type: "Good", Tags: []string{"x"}}})
+			return err
+		},
+		func() error {
+			_, err := mustStream(t, s, "b").Write(ctx, []evstore.CandidateEvent{{Type: "Poison"}})
+			return err
+		},
+		func() error {
+			_, err := mustStream(t, s, "c").Write(ctx, []evstore.CandidateEvent{{Type: "Good"}}, evstore.FailIfMatch(tagX, 0))
+			return err
+		},
+		func() error {
+			_, err := s.Append(ctx, []evstore.StreamWrite{{StreamID: "d", Events: []evstore.CandidateEvent{{Type: "Good"}}}},
+				evstore.FailIfMatch(evstore.Criteria{{Types: []string{"Poison"}}}, 0))
+			return err
+		},
+	}
+	token := <-bk.writer
+	results := make([]chan error, len(writes))
+	for i, w := range writes {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- w() }()
+		waitQueued(t, bk, i+1)
+	}
+	bk.writer <- token
+	var ce *evstore.ConditionError
+	if err := <-results[0]; err != nil {
+		t.Errorf("plain write: %v", err)
+	}
+	if err := <-results[1]; err == nil || errors.As(err, &ce) {
+		t.Errorf("poison write: got %v, want the database's refusal", err)
+	}
+	if err := <-results[2]; !errors.As(err, &ce) || ce.Match != 1 {
+		t.Errorf("condition on x: got %v, want a match at 1, the group's first write", err)
+	}
+	if err := <-results[3]; err != nil {
+		t.Errorf("condition on the refused type: got %v, want success at 2", err)
+	}
+	if n := count(t, bk, "SELECT count(*) FROM "+bk.sql.events); n != 2 {
+		t.Errorf("%d events stored, want 2", n)
+	}
+}

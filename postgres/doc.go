@@ -26,7 +26,9 @@
 // indexes events by (event_type, id). Store.Find and FailIfMatch read a
 // Criterion with tags from evstore_tags and one with types only from
 // evstore_events_type, a page at a time in key order, so their cost does
-// not grow with the store; only a Criterion with neither reads All. Delete
+// not grow with the store; only a Criterion with neither reads All. The
+// tag filter of Read, Watch and consumers tests events.tags in the rows the
+// read scans, as filters on the other fields do. Delete
 // and Truncate remove their events' rows from evstore_tags. A Write's
 // FailIfMatch, and Store.Append, join the group commit: the condition is
 // checked in the group's transaction, under the append lock, against the
