@@ -86,8 +86,8 @@ type FindQuery struct {
 }
 
 // Find returns the events that match c, across every stream, in Sequence
-// order; After (a Sequence), Limit and Backwards apply as in Read, and any
-// other ReadOption is refused with ErrInvalidArgument. Like Read, it sees
+// order; After (a Sequence), Before, MaxSequence, Limit and Backwards
+// apply as in Read, and WithFilter is refused with ErrInvalidArgument. Like Read, it sees
 // one consistent view, fetched in pages. It reads through indexes: the
 // cost of finding one tag's events does not grow with the store.
 func (s *Store) Find(ctx context.Context, c Criteria, opts ...ReadOption) iter.Seq2[StoredEvent, error] {
@@ -110,7 +110,7 @@ func (s *Store) Find(ctx context.Context, c Criteria, opts ...ReadOption) iter.S
 			yield(StoredEvent{}, err)
 			return
 		}
-		horizon, err := s.head(ctx, All)
+		horizon, err := s.horizon(ctx, cfg)
 		if err != nil {
 			yield(StoredEvent{}, err)
 			return
@@ -118,7 +118,7 @@ func (s *Store) Find(ctx context.Context, c Criteria, opts ...ReadOption) iter.S
 		if horizon == 0 {
 			return
 		}
-		q := FindQuery{Criteria: c, After: cfg.after, MaxSequence: horizon, Backwards: cfg.backwards}
+		q := FindQuery{Criteria: c, After: cfg.after, Before: cfg.before, MaxSequence: horizon, Backwards: cfg.backwards}
 		remaining := cfg.limit
 		var page []StoredEvent
 		for {

@@ -97,6 +97,10 @@ type ReadOption func(*readConfig)
 type readConfig struct {
 	after     int64
 	afterSet  bool
+	before    int64
+	beforeSet bool
+	maxSeq    int64
+	maxSeqSet bool
 	filter    Filter
 	limit     int
 	limitSet  bool
@@ -125,6 +129,24 @@ func Backwards() ReadOption {
 	return func(c *readConfig) { c.backwards = true }
 }
 
+// Before selects the events before version n of the stream (on All:
+// before Sequence n), n > 0: with Backwards, the next page of a Read
+// made in pages, which goes on from where the previous one ended. Read
+// and Find take it; Watch rejects it.
+func Before(n int64) ReadOption {
+	return func(c *readConfig) { c.before, c.beforeSet = n, true }
+}
+
+// MaxSequence selects the events whose Sequence is at most n, n > 0, so
+// that a Read or Find made in several calls (pages fetched over a
+// network, say) sees the store as the first one did: pass the newest
+// Sequence then (All's Version after it). Events committed later are
+// left out; events removed since (Delete, Truncate) stay removed. Read
+// and Find take it; Watch rejects it.
+func MaxSequence(n int64) ReadOption {
+	return func(c *readConfig) { c.maxSeq, c.maxSeqSet = n, true }
+}
+
 func newReadConfig(opts []ReadOption) (readConfig, error) {
 	var c readConfig
 	for _, o := range opts {
@@ -135,6 +157,12 @@ func newReadConfig(opts []ReadOption) (readConfig, error) {
 	}
 	if c.limitSet && c.limit <= 0 {
 		return c, fmt.Errorf("%w: Limit(%d) is not positive", ErrInvalidArgument, c.limit)
+	}
+	if c.beforeSet && c.before <= 0 {
+		return c, fmt.Errorf("%w: Before(%d) is not positive", ErrInvalidArgument, c.before)
+	}
+	if c.maxSeqSet && c.maxSeq <= 0 {
+		return c, fmt.Errorf("%w: MaxSequence(%d) is not positive", ErrInvalidArgument, c.maxSeq)
 	}
 	if err := c.filter.Validate(); err != nil {
 		return c, err

@@ -142,6 +142,16 @@ func (s *Store) head(ctx context.Context, id string) (int64, error) {
 	return s.b.Head(ctx, id)
 }
 
+// horizon returns the newest Sequence a Read or Find sees: the newest
+// committed one, or MaxSequence's when that is lower; 0 for an empty store.
+func (s *Store) horizon(ctx context.Context, cfg readConfig) (int64, error) {
+	h, err := s.head(ctx, All)
+	if cfg.maxSeqSet {
+		h = min(h, cfg.maxSeq)
+	}
+	return h, err
+}
+
 // read runs one Backend.Read.
 func (s *Store) read(ctx context.Context, q Query, dst []StoredEvent) ([]StoredEvent, error) {
 	if s.tracer == nil {

@@ -193,7 +193,7 @@ func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredE
 			yield(StoredEvent{}, err)
 			return
 		}
-		horizon, err := s.store.head(ctx, All)
+		horizon, err := s.store.horizon(ctx, cfg)
 		if err != nil {
 			yield(StoredEvent{}, err)
 			return
@@ -201,7 +201,7 @@ func (s *Stream) Read(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredE
 		if horizon == 0 {
 			return // an empty store; 0 would mean "no bound" below
 		}
-		q := Query{StreamID: s.id, After: cfg.after, MaxSequence: horizon, Filter: cfg.filter, Backwards: cfg.backwards}
+		q := Query{StreamID: s.id, After: cfg.after, Before: cfg.before, MaxSequence: horizon, Filter: cfg.filter, Backwards: cfg.backwards}
 		remaining := cfg.limit
 		var page []StoredEvent
 		for {

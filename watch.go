@@ -11,8 +11,8 @@ import (
 // Watch yields the stream's events after After(n) — by default after the
 // handle's Version, so only new events — and then every event committed
 // later, by this process or another using the same database, in order, with
-// no gap and no duplicate. Filters apply as in Read; Limit and Backwards
-// are rejected.
+// no gap and no duplicate. Filters apply as in Read; Limit, Backwards,
+// Before and MaxSequence are rejected.
 //
 // Watch ends without an error when ctx is cancelled or the loop breaks, and
 // with ErrClosed when the Store closes. A watcher that falls behind never
@@ -24,8 +24,8 @@ import (
 func (s *Stream) Watch(ctx context.Context, opts ...ReadOption) iter.Seq2[StoredEvent, error] {
 	return func(yield func(StoredEvent, error) bool) {
 		cfg, err := newReadConfig(opts)
-		if err == nil && (cfg.limitSet || cfg.backwards) {
-			err = fmt.Errorf("%w: Watch does not take Limit or Backwards", ErrInvalidArgument)
+		if err == nil && (cfg.limitSet || cfg.backwards || cfg.beforeSet || cfg.maxSeqSet) {
+			err = fmt.Errorf("%w: Watch does not take Limit, Backwards, Before or MaxSequence", ErrInvalidArgument)
 		}
 		if err != nil {
 			yield(StoredEvent{}, err)

@@ -573,8 +573,8 @@ func (k *kit) testFindEverything(t *testing.T) {
 	}
 }
 
-// testFindAfterLimit: After (a Sequence), Limit and Backwards, as in Read
-// of All.
+// testFindAfterLimit: After (a Sequence), Before, MaxSequence, Limit and
+// Backwards, as in Read of All.
 func (k *kit) testFindAfterLimit(t *testing.T) {
 	s := k.store(t)
 	every := findCorpus(t, s)
@@ -597,10 +597,16 @@ func (k *kit) testFindAfterLimit(t *testing.T) {
 		{c: c1, opts: []evstore.ReadOption{back, after(seq(3))}, want: "84"},
 		{c: c1, opts: []evstore.ReadOption{after(seq(1)), limit(1), back}, want: "8"},
 		{c: c1, opts: []evstore.ReadOption{back, after(seq(8))}, want: ""},
+		{c: c1, opts: []evstore.ReadOption{evstore.Before(seq(4))}, want: "13"},
+		{c: c1, opts: []evstore.ReadOption{back, evstore.Before(seq(8)), limit(2)}, want: "43"},
+		{c: c1, opts: []evstore.ReadOption{after(seq(1)), evstore.Before(seq(8))}, want: "34"},
+		{c: c1, opts: []evstore.ReadOption{evstore.MaxSequence(seq(4))}, want: "134"},
+		{c: c1, opts: []evstore.ReadOption{back, evstore.MaxSequence(seq(7))}, want: "431"},
 	})
 }
 
-// testFindBadArguments: Find takes After, Limit and Backwards only, and
+// testFindBadArguments: Find takes After, Before, MaxSequence, Limit and
+// Backwards only (with their arguments in range), and
 // non-empty Criteria; anything else is ErrInvalidArgument, yielded as the
 // one and only pair.
 func (k *kit) testFindBadArguments(t *testing.T) {
@@ -619,6 +625,8 @@ func (k *kit) testFindBadArguments(t *testing.T) {
 		{"After(-1)", good, []evstore.ReadOption{evstore.After(-1)}},
 		{"Limit(0)", good, []evstore.ReadOption{evstore.Limit(0)}},
 		{"Limit(-1)", good, []evstore.ReadOption{evstore.Limit(-1)}},
+		{"Before(0)", good, []evstore.ReadOption{evstore.Before(0)}},
+		{"MaxSequence(0)", good, []evstore.ReadOption{evstore.MaxSequence(0)}},
 		{"an empty tag", evstore.Criteria{{Tags: withTags("course:c1", "")}}, nil},
 		{"a 256-byte tag", evstore.Criteria{{Tags: withTags(strings.Repeat("x", 256))}}, nil},
 		{"a NUL in a tag", evstore.Criteria{{}, {Tags: withTags("a\x00")}}, nil},

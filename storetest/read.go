@@ -19,6 +19,7 @@ func (k *kit) readTests() map[string]func(*testing.T) {
 		"HandleVersion":   k.testReadHandleVersion,
 		"BreakVersion":    k.testReadBreakVersion,
 		"BadOptionsError": k.testReadBadOptions,
+		"MaxSequence":     k.testReadMaxSequence,
 	}
 }
 
@@ -42,6 +43,11 @@ func (k *kit) testReadOptions(t *testing.T) {
 		{"Backwards Limit", []evstore.ReadOption{evstore.Backwards(), evstore.Limit(2)}, []int64{10, 9}},
 		{"Backwards After", []evstore.ReadOption{evstore.Backwards(), evstore.After(8)}, []int64{10, 9}},
 		{"Backwards After Limit", []evstore.ReadOption{evstore.After(2), evstore.Limit(3), evstore.Backwards()}, []int64{10, 9, 8}},
+		{"Before", []evstore.ReadOption{evstore.Before(4)}, span(1, 3)},
+		{"Before 1", []evstore.ReadOption{evstore.Before(1)}, nil},
+		{"After Before", []evstore.ReadOption{evstore.After(2), evstore.Before(5)}, []int64{3, 4}},
+		{"Backwards Before Limit", []evstore.ReadOption{evstore.Backwards(), evstore.Before(8), evstore.Limit(2)}, []int64{7, 6}},
+		{"Backwards After Before", []evstore.ReadOption{evstore.Backwards(), evstore.After(5), evstore.Before(8)}, []int64{7, 6}},
 	}
 	for _, c := range cases {
 		if got := versions(readAll(t, st, c.opts...)); !slices.Equal(got, c.want) {
@@ -222,6 +228,8 @@ func (k *kit) testReadBadOptions(t *testing.T) {
 		{"After(-1)", []evstore.ReadOption{evstore.After(-1)}, evstore.ErrInvalidArgument},
 		{"Limit(0)", []evstore.ReadOption{evstore.Limit(0)}, evstore.ErrInvalidArgument},
 		{"Limit(-1)", []evstore.ReadOption{evstore.Limit(-1)}, evstore.ErrInvalidArgument},
+		{"Before(0)", []evstore.ReadOption{evstore.Before(0)}, evstore.ErrInvalidArgument},
+		{"MaxSequence(-1)", []evstore.ReadOption{evstore.MaxSequence(-1)}, evstore.ErrInvalidArgument},
 		{"unknown field", []evstore.ReadOption{evstore.WithFilter(evstore.Filter{evstore.Equals("nope", 1)})}, evstore.ErrInvalidFilter},
 		{"empty In", []evstore.ReadOption{evstore.WithFilter(evstore.Filter{evstore.In("event_type")})}, evstore.ErrInvalidFilter},
 	}
@@ -234,5 +242,35 @@ func (k *kit) testReadBadOptions(t *testing.T) {
 	}
 	if got := versions(readAll(t, st)); !reflect.DeepEqual(got, []int64{1, 2}) {
 		t.Errorf("after bad reads: got %v, want [1 2]", got)
+	}
+}
+
+// testReadMaxSequence: MaxSequence leaves out the events committed after
+// it, on a stream and on All, forwards and backwards, across pages: a
+// Read made in several calls sees one view.
+func (k *kit) testReadMaxSequence(t *testing.T) {
+	s := k.store(t)
+	st, other := stream(t, s, "s"), stream(t, s, "other")
+	write(t, st, events("E", 3))
+	write(t, other, events("O", 2))
+	all := stream(t, s, evstore.All)
+	horizon := sequences(readAll(t, all, evstore.Backwards(), evstore.Limit(1)))[0]
+	write(t, st, events("Later", 2))
+	write(t, other, events("Later", 1))
+	if got := versions(readAll(t, st, evstore.MaxSequence(horizon))); !slices.Equal(got, span(1, 3)) {
+		t.Errorf("s MaxSequence: got versions %v, want 1..3", got)
+	}
+	if got := versions(readAll(t, st, evstore.MaxSequence(horizon), evstore.Backwards(), evstore.Limit(2))); !slices.Equal(got, []int64{3, 2}) {
+		t.Errorf("s MaxSequence Backwards Limit 2: got versions %v, want [3 2]", got)
+	}
+	seqs := sequences(readAll(t, all, evstore.MaxSequence(horizon)))
+	if len(seqs) != 5 || seqs[4] != horizon {
+		t.Errorf("@all MaxSequence(%d): got sequences %v, want the 5 events up to it", horizon, seqs)
+	}
+	if got := sequences(readAll(t, all, evstore.MaxSequence(horizon), evstore.Backwards(), evstore.Before(horizon), evstore.Limit(1))); !slices.Equal(got, seqs[3:4]) {
+		t.Errorf("@all MaxSequence Backwards Before: got %v, want %v", got, seqs[3:4])
+	}
+	if n := len(readAll(t, all)); n != 8 {
+		t.Errorf("@all without MaxSequence: got %d events, want 8", n)
 	}
 }

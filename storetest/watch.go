@@ -411,6 +411,8 @@ func (k *kit) testWatchBadOptions(t *testing.T) {
 	}{
 		{"Limit", []evstore.ReadOption{evstore.Limit(3)}, evstore.ErrInvalidArgument},
 		{"Backwards", []evstore.ReadOption{evstore.Backwards()}, evstore.ErrInvalidArgument},
+		{"Before", []evstore.ReadOption{evstore.Before(3)}, evstore.ErrInvalidArgument},
+		{"MaxSequence", []evstore.ReadOption{evstore.MaxSequence(3)}, evstore.ErrInvalidArgument},
 		{"After(-1)", []evstore.ReadOption{evstore.After(-1)}, evstore.ErrInvalidArgument},
 		{"bad filter", []evstore.ReadOption{evstore.WithFilter(evstore.Filter{evstore.Equals("x", 1)})}, evstore.ErrInvalidFilter},
 	}
