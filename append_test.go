@@ -119,3 +119,83 @@ func TestPlanAppendKeepsRequest(t *testing.T) {
 		t.Errorf("got %v, want a and c", plan.Events)
 	}
 }
+
+func TestPlanStreams(t *testing.T) {
+	ev := func(keys ...string) []EncodedEvent {
+		out := make([]EncodedEvent, len(keys))
+		for i, k := range keys {
+			out[i] = EncodedEvent{ID: k, Type: "E"}
+		}
+		return out
+	}
+	cond := &Condition{Criteria: Criteria{{Types: []string{"E"}}}, After: 5}
+	tests := []struct {
+		name   string
+		writes []AppendRequest
+		cond   *Condition
+		heads  []int64
+		keys   []KeySet // nil: not looked up
+		match  int64
+		// want
+		lookup    bool
+		inserts   []int // events to insert, per write
+		versions  []int64
+		optimism  []bool
+		conflict  string // the stream of a *ConflictError
+		condition bool   // a *ConditionError
+	}{
+		{name: "two new streams", writes: []AppendRequest{{StreamID: "a", Events: ev("", "")}, {StreamID: "b", Events: ev("")}},
+			heads: []int64{0, 0}, inserts: []int{2, 1}, versions: []int64{2, 1}, optimism: []bool{false, false}},
+		{name: "expectations hold", writes: []AppendRequest{{StreamID: "a", Events: ev(""), Expect: Expect(ExpectVersion(3))}, {StreamID: "b", Expect: Expect(ExpectExists())}},
+			heads: []int64{3, 1}, inserts: []int{1, 0}, versions: []int64{4, 1}, optimism: []bool{false, false}},
+		{name: "a check-only write fails the call", writes: []AppendRequest{{StreamID: "a", Events: ev("")}, {StreamID: "b", Expect: Expect(ExpectVersion(0))}},
+			heads: []int64{0, 2}, conflict: "b"},
+		{name: "keyed on streams with events: optimistic", writes: []AppendRequest{{StreamID: "a", Events: ev("k")}, {StreamID: "b", Events: ev("")}},
+			heads: []int64{4, 0}, inserts: []int{1, 1}, versions: []int64{5, 1}, optimism: []bool{true, false}},
+		{name: "condition fails, keyed: look keys up first", writes: []AppendRequest{{StreamID: "a", Events: ev("k")}},
+			cond: cond, heads: []int64{4}, match: 7, lookup: true},
+		{name: "condition fails, no keys", writes: []AppendRequest{{StreamID: "a", Events: ev("")}},
+			cond: cond, heads: []int64{4}, match: 7, condition: true},
+		{name: "condition fails, keys looked up, some new", writes: []AppendRequest{{StreamID: "a", Events: ev("k", "n")}},
+			cond: cond, heads: []int64{4}, keys: []KeySet{KeyMap{"k": true}}, match: 7, condition: true},
+		{name: "every event exists: a no-op whatever the condition and expectations", writes: []AppendRequest{{StreamID: "a", Events: ev("k"), Expect: Expect(ExpectVersion(0))}, {StreamID: "b", Events: ev("j")}},
+			cond: cond, heads: []int64{4, 2}, keys: []KeySet{KeyMap{"k": true}, KeyMap{"j": true}}, match: 7, inserts: []int{0, 0}, versions: []int64{4, 2}, optimism: []bool{false, false}},
+		{name: "a retried write is skipped, its expectation unchecked", writes: []AppendRequest{{StreamID: "a", Events: ev("k"), Expect: Expect(ExpectVersion(0))}, {StreamID: "b", Events: ev("")}},
+			heads: []int64{4, 2}, keys: []KeySet{KeyMap{"k": true}, nil}, inserts: []int{0, 1}, versions: []int64{4, 3}, optimism: []bool{false, false}},
+		{name: "expectation checked before the condition", writes: []AppendRequest{{StreamID: "a", Events: ev(""), Expect: Expect(ExpectVersion(1))}},
+			cond: cond, heads: []int64{4}, match: 7, conflict: "a"},
+		{name: "no match: the condition holds", writes: []AppendRequest{{StreamID: "a", Events: ev("")}},
+			cond: cond, heads: []int64{4}, inserts: []int{1}, versions: []int64{5}, optimism: []bool{false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := PlanStreams(StreamsRequest{Writes: tt.writes, Condition: tt.cond}, tt.heads, tt.keys, tt.match)
+			var ce *ConflictError
+			var cond *ConditionError
+			switch {
+			case tt.conflict != "":
+				if !errors.As(err, &ce) || ce.StreamID != tt.conflict {
+					t.Fatalf("got %+v, %v; want a conflict on %s", plan, err, tt.conflict)
+				}
+				return
+			case tt.condition:
+				if !errors.As(err, &cond) || cond.Match != tt.match || cond.After != tt.cond.After || !errors.Is(err, ErrConflict) {
+					t.Fatalf("got %+v, %v; want a ConditionError at %d", plan, err, tt.match)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			case plan.LookupKeys != tt.lookup:
+				t.Fatalf("LookupKeys = %v, want %v", plan.LookupKeys, tt.lookup)
+			case tt.lookup:
+				return
+			}
+			for i, p := range plan.Writes {
+				if len(p.Events) != tt.inserts[i] || p.Version != tt.versions[i] || p.Head != tt.heads[i] || p.Optimistic != tt.optimism[i] {
+					t.Errorf("write %d: %d events, head %d, version %d, optimistic %v; want %d, %d, %d, %v",
+						i, len(p.Events), p.Head, p.Version, p.Optimistic, tt.inserts[i], tt.heads[i], tt.versions[i], tt.optimism[i])
+				}
+			}
+		})
+	}
+}
