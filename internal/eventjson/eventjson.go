@@ -105,25 +105,37 @@ func EncodeData(data []byte) (asJSON json.RawMessage, asBase64 string) {
 
 // DecodeData returns the payload that the "data" and "data_base64"
 // fields give: data_base64's bytes when it is there (and then data, if
-// given too, must be the same JSON), else data's compact encoding.
+// given too, must be the same JSON), else data's compact encoding. Its
+// errors wrap evstore.ErrInvalidEvent.
 func DecodeData(data json.RawMessage, dataBase64 string) ([]byte, error) {
+	b, err := DecodePayload("data", data, dataBase64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", evstore.ErrInvalidEvent, err)
+	}
+	return b, nil
+}
+
+// DecodePayload is DecodeData for any pair of fields, name and
+// name_base64 (a snapshot's "state" and "state_base64"), with errors that
+// name them.
+func DecodePayload(name string, asJSON json.RawMessage, asBase64 string) ([]byte, error) {
 	var compact []byte
-	if len(data) > 0 {
+	if len(asJSON) > 0 {
 		var ok bool
-		if compact, ok = compactJSON(data); !ok {
-			return nil, fmt.Errorf("%w: data is not JSON text (send other bytes as data_base64)", evstore.ErrInvalidEvent)
+		if compact, ok = compactJSON(asJSON); !ok {
+			return nil, fmt.Errorf("%s is not JSON text (send other bytes as %s_base64)", name, name)
 		}
 	}
-	if dataBase64 == "" {
+	if asBase64 == "" {
 		return compact, nil
 	}
-	raw, err := base64.StdEncoding.DecodeString(dataBase64)
+	raw, err := base64.StdEncoding.DecodeString(asBase64)
 	if err != nil {
-		return nil, fmt.Errorf("%w: data_base64: %v", evstore.ErrInvalidEvent, err)
+		return nil, fmt.Errorf("%s_base64: %v", name, err)
 	}
 	if compact != nil {
 		if c, ok := compactJSON(raw); !ok || !bytes.Equal(c, compact) {
-			return nil, fmt.Errorf("%w: data and data_base64 are both given and differ (give one)", evstore.ErrInvalidEvent)
+			return nil, fmt.Errorf("%s and %s_base64 are both given and differ (give one)", name, name)
 		}
 	}
 	return raw, nil
