@@ -1,6 +1,7 @@
 // Command evstore is evstore's command-line tool.
 //
 //	evstore bench [flags]    measure write, read, snapshot, watch and fan-out
+//	evstore serve [flags]    serve the store's HTTP API (docs/server.md)
 //	evstore version          print the module version
 //
 // Run "evstore COMMAND --help" for a command's flags.
@@ -47,6 +48,7 @@ var commands = map[string]command{
 	"erase":     {summary: "make what delete and truncate removed unrecoverable from the database's files", run: runErase},
 	"backup":    {summary: "copy a live SQLite store into a new file, consistently, while writers go on", run: runBackup},
 	"consumers": {summary: "list consumers with their position and lag; \"consumers reset NAME --to N\" moves one", run: runConsumers},
+	"serve":     {summary: "serve the store's HTTP API (JSON, live streams over SSE, Prometheus metrics; docs/server.md)", run: runServe},
 	// benchChild is the other process of "bench --watch".
 	benchChildName: {run: runBenchChild, hidden: true},
 }

@@ -46,15 +46,16 @@ const (
 	readOnly
 )
 
-// open opens the selected store for what the command does. Once it has
-// opened an SQLite file, sf.db holds its path and sf.dsn is empty,
-// whichever flag named it, so that sf.path() is that file.
-func (sf *storeFlags) open(ctx context.Context, mode access) (*evstore.Store, error) {
+// open opens the selected store for what the command does, with extra
+// options (a logger, a tracer). Once it has opened an SQLite file, sf.db
+// holds its path and sf.dsn is empty, whichever flag named it, so that
+// sf.path() is that file.
+func (sf *storeFlags) open(ctx context.Context, mode access, extra ...open.Option) (*evstore.Store, error) {
 	cfg, err := sf.config()
 	if err != nil {
 		return nil, err
 	}
-	var opts []open.Option
+	opts := extra
 	if sf.schemaGiven() {
 		opts = append(opts, open.WithPostgres(postgres.WithSchema(sf.schema)))
 	}
