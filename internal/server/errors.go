@@ -28,22 +28,23 @@ type errorJSON struct {
 // The codes of errorJSON, one per kind of error: the evstore sentinel
 // errors' (a client maps them back), and the server's own.
 const (
-	codeConflict        = "conflict"          // 409, a *ConflictError: ExpectVersion or ExpectExists did not hold
-	codeCondition       = "condition"         // 409, a *ConditionError: FailIfMatch matched
-	codeInvalidEvent    = "invalid_event"     // 400
-	codeInvalidStreamID = "invalid_stream_id" // 400
-	codeInvalidFilter   = "invalid_filter"    // 400
-	codeInvalidArgument = "invalid_argument"  // 400
-	codeReadOnly        = "read_only"         // 400: a write to @all, or to a store opened read-only
-	codeBadRequest      = "bad_request"       // 400: a body or parameter that does not parse
-	codeUnauthorized    = "unauthorized"      // 401
-	codeForbidden       = "forbidden"         // 403: a write with a read-only token
-	codeNotFound        = "not_found"         // 404
-	codeTooLarge        = "too_large"         // 413
-	codeUnsupported     = "unsupported"       // 501: the store lacks the capability
-	codeClosed          = "closed"            // 503: the store is closing
-	codeCorrupt         = "corrupt"           // 500
-	codeInternal        = "internal"          // 500
+	codeConflict        = "conflict"           // 409, a *ConflictError: ExpectVersion or ExpectExists did not hold
+	codeCondition       = "condition"          // 409, a *ConditionError: FailIfMatch matched
+	codeInvalidEvent    = "invalid_event"      // 400
+	codeInvalidStreamID = "invalid_stream_id"  // 400
+	codeInvalidFilter   = "invalid_filter"     // 400
+	codeInvalidArgument = "invalid_argument"   // 400
+	codeReadOnly        = "read_only"          // 400: a write to @all, or to a store opened read-only
+	codeBadRequest      = "bad_request"        // 400: a body or parameter that does not parse
+	codeUnauthorized    = "unauthorized"       // 401
+	codeForbidden       = "forbidden"          // 403: a write with a read-only token
+	codeNotFound        = "not_found"          // 404
+	codeMethod          = "method_not_allowed" // 405: a method the console does not serve
+	codeTooLarge        = "too_large"          // 413
+	codeUnsupported     = "unsupported"        // 501: the store lacks the capability
+	codeClosed          = "closed"             // 503: the store is closing
+	codeCorrupt         = "corrupt"            // 500
+	codeInternal        = "internal"           // 500
 )
 
 // statusOf returns the status and body that report err.
@@ -118,9 +119,16 @@ func failCode(w http.ResponseWriter, status int, code, msg string) {
 
 // writeJSON writes v as the JSON body of a response with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	jsonHeaders(w)
+	w.WriteHeader(status)
+	_ = eventjson.NewEncoder(w).Encode(v) // an error means the client is gone
+}
+
+// jsonHeaders sets the headers of a JSON response: never cached, never
+// sniffed into anything else by a browser.
+func jsonHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = eventjson.NewEncoder(w).Encode(v) // an error means the client is gone
+	h.Set("X-Content-Type-Options", "nosniff")
 }

@@ -146,7 +146,7 @@ func (a *api) send(method, path string, body any, header http.Header) *http.Resp
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	maps(req.Header, header)
+	copyHeader(req.Header, header)
 	if a.token != "" && req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
@@ -157,7 +157,7 @@ func (a *api) send(method, path string, body any, header http.Header) *http.Resp
 	return resp
 }
 
-func maps(dst, src http.Header) {
+func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = slices.Clone(v)
 	}

@@ -203,9 +203,7 @@ func (s *Server) writePage(w http.ResponseWriter, r *http.Request, events iter.S
 		n++
 	}
 	buf.WriteString(`],"more":` + strconv.FormatBool(more) + `,"max_sequence":` + strconv.FormatInt(horizon, 10) + "}\n")
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	w.Write(buf.Bytes())
 }
 

@@ -186,6 +186,21 @@ func TestLookupMetricsHead(t *testing.T) {
 	a.must(http.StatusNotFound, "GET", "/api/nothing", nil)
 }
 
+// TestConsoleMount: Config.Console serves the paths outside the API,
+// without a token; the API still needs one.
+func TestConsoleMount(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "console "+r.URL.Path) })
+	a := newAPI(t, Config{Console: page, Tokens: []Token{{Value: writeToken}}})
+	for path, want := range map[string]string{"/": "console /", "/console.js": "console /console.js"} {
+		if status, body := a.raw("GET", path, nil, nil); status != 200 || string(body) != want {
+			t.Errorf("GET %s: %d %q, want %q", path, status, body, want)
+		}
+	}
+	a.must(http.StatusUnauthorized, "GET", "/api/streams", nil)
+	a.must(http.StatusUnauthorized, "GET", "/api/nothing", nil)
+	a.must(http.StatusMethodNotAllowed, "POST", "/", "{}")
+}
+
 // TestSnapshots: PUT a snapshot as JSON or base64, GET it back; 404
 // without one; @all needs a version.
 func TestSnapshots(t *testing.T) {

@@ -52,6 +52,10 @@ type Config struct {
 	// Logger gets the errors that are the server's fault (500s); nil:
 	// they are not logged.
 	Logger *slog.Logger
+	// Console, when set, serves GET / and every other path outside /api/,
+	// /healthz and /metrics (the web console's page and assets), without
+	// a token: they hold no data, and the page's API calls carry one.
+	Console http.Handler
 }
 
 // A Server is the HTTP API of an evstore Store (evstore serve): an
@@ -78,14 +82,11 @@ func New(store *evstore.Store, cfg Config) (*Server, error) {
 	if s.cfg.MaxBody <= 0 {
 		s.cfg.MaxBody = DefaultMaxBody
 	}
-	for d, def := range map[*time.Duration]time.Duration{
-		&s.cfg.Heartbeat: DefaultHeartbeat, &s.cfg.ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		&s.cfg.ReadTimeout: DefaultReadTimeout, &s.cfg.WriteTimeout: DefaultWriteTimeout, &s.cfg.IdleTimeout: DefaultIdleTimeout,
-	} {
-		if *d <= 0 {
-			*d = def
-		}
-	}
+	orDefault(&s.cfg.Heartbeat, DefaultHeartbeat)
+	orDefault(&s.cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	orDefault(&s.cfg.ReadTimeout, DefaultReadTimeout)
+	orDefault(&s.cfg.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&s.cfg.IdleTimeout, DefaultIdleTimeout)
 	if len(cfg.Tokens) > 0 {
 		var err error
 		if s.keys, err = newKeyring(cfg.Tokens); err != nil {
@@ -104,6 +105,13 @@ func New(store *evstore.Store, cfg Config) (*Server, error) {
 	s.life, s.stop = context.WithCancel(context.Background())
 	s.routes()
 	return s, nil
+}
+
+// orDefault sets *d to def unless it is above zero.
+func orDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
 }
 
 // Close ends the Server-Sent Events streams in progress (their clients
@@ -168,6 +176,16 @@ func (s *Server) routes() {
 		{"/api/", reads, s.notFound},
 	} {
 		s.mux.Handle(r.pattern, s.guard(r.need, r.h))
+	}
+	if s.cfg.Console != nil {
+		s.mux.Handle("/", s.guard(public, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				failCode(w, http.StatusMethodNotAllowed, codeMethod, r.Method+" "+r.URL.Path+": the console only serves GET")
+				return
+			}
+			s.cfg.Console.ServeHTTP(w, r)
+		}))
 	}
 }
 
