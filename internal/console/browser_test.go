@@ -31,35 +31,38 @@ import (
 // machine. No test asserts how long anything took.
 const wait = 20 * time.Second
 
-// A site is the server under test: the API and the console on one
-// origin, as "evstore serve" serves them.
+// A site is the server under test: the API with the console
+// (Config.Console) on one origin, as "evstore serve" serves them.
 type site struct {
 	t     *testing.T
 	store *evstore.Store
 	url   string
 }
 
-func serve(t *testing.T, cfg server.Config) *site {
+func serve(t *testing.T, cfg server.Config) *site { t.Helper(); return serveUnder(t, cfg, "") }
+
+// serveUnder serves the site under a path prefix, as a reverse proxy
+// that strips it would: its url is then the page's, prefix and all.
+func serveUnder(t *testing.T, cfg server.Config, prefix string) *site {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Console = Handler()
 	srv, err := server.New(store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/", srv)
-	mux.Handle("/healthz", srv)
-	mux.Handle("/", Handler())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := srv.HTTPServer(ln.Addr().String())
-	hs.Handler = mux
+	if prefix != "" {
+		hs.Handler = http.StripPrefix(prefix, srv)
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	t.Cleanup(func() {
@@ -73,7 +76,7 @@ func serve(t *testing.T, cfg server.Config) *site {
 		}
 		store.Close()
 	})
-	return &site{t: t, store: store, url: "http://" + ln.Addr().String()}
+	return &site{t: t, store: store, url: "http://" + ln.Addr().String() + prefix}
 }
 
 // write appends events to a stream through the store, not the page, and
@@ -587,4 +590,17 @@ func TestBrowserToken(t *testing.T) {
 	if got := eval[string](b, `sessionStorage.getItem('evstore-console-token')`); got != writer {
 		t.Errorf("sessionStorage holds %q", got)
 	}
+}
+
+// TestBrowserPrefix: behind a proxy that serves evstore under a path
+// prefix, the page calls the API under that prefix too.
+func TestBrowserPrefix(t *testing.T) {
+	b := newTab(t)
+	s := serveUnder(t, server.Config{}, "/evstore")
+	s.write("order-1", ev("OrderPlaced", map[string]any{"total": 10}, nil))
+	b.do("open the console", chromedp.Navigate(s.url+"/"))
+	b.until("the list loads", streamIDs+` === '@all,order-1'`)
+	b.until("the tail is connected", `document.getElementById('live-status').dataset.state === 'live'`)
+	b.do("open order-1", chromedp.Click(chromedp.CSS(`#streams a[data-id="order-1"]`)))
+	b.until("its events show", rows("events")+` === '1'`)
 }

@@ -48,7 +48,9 @@
   }
 
   const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
-  const streamURL = (id) => '/api/streams/' + encodeURIComponent(id);
+  // The API's paths are relative to the page, so that a console served
+  // under a path prefix (a proxy's /evstore/) calls the API under it too.
+  const streamURL = (id) => 'api/streams/' + encodeURIComponent(id);
   const streamHash = (id) => '#/stream/' + encodeURIComponent(id);
 
   // ---- Errors -------------------------------------------------------
@@ -254,7 +256,7 @@
     const q = new URLSearchParams({ limit: String(STREAMS_PAGE) });
     if (list.prefix) q.set('prefix', list.prefix);
     if (more && list.next) q.set('after', list.next);
-    const body = await getJSON('/api/streams?' + q);
+    const body = await getJSON('api/streams?' + q);
     if (seq !== list.seq) return; // a newer search has started
     const ul = $('streams');
     if (!more) {
@@ -576,7 +578,7 @@
   // ---- Consumers ----------------------------------------------------
 
   async function loadConsumers() {
-    const body = await getJSON('/api/consumers');
+    const body = await getJSON('api/consumers');
     const rows = body.consumers.map((c) => el('tr', null,
       el('td', { class: 'mono', text: c.name + (c.external ? ' (external position)' : ''), title: c.name }),
       el('td', { class: 'num', text: c.members ? `${c.partition} of ${c.members}` : '–' }),
