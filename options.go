@@ -80,6 +80,15 @@ func (e Expectation) Check(streamID string, actual int64) error {
 	return nil
 }
 
+// Version returns the version e expects, and whether it expects one
+// (ExpectVersion); a Backend that checks expectations elsewhere (a server
+// over a network) passes it on.
+func (e Expectation) Version() (v int64, ok bool) { return e.version, e.kind == expectExact }
+
+// Exists reports whether e expects the stream to have events
+// (ExpectExists).
+func (e Expectation) Exists() bool { return e.kind == expectExists }
+
 // String describes the expectation, for logs and errors.
 func (e Expectation) String() string {
 	switch e.kind {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/go-event-sourcing/evstore/internal/console"
 	"github.com/go-event-sourcing/evstore/internal/server"
 	"github.com/go-event-sourcing/evstore/open"
 )
@@ -70,6 +71,7 @@ func runServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	defer store.Close()
 	srv, err := server.New(store, server.Config{
 		Tokens: tokens, CORSOrigins: origins, MaxBody: *maxBody, Metrics: metrics, Logger: logger,
+		Console: console.Handler(),
 	})
 	if err != nil {
 		return err

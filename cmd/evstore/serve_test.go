@@ -130,6 +130,16 @@ func TestServe(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The web console is at /.
+	resp, err = http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<html") {
+		t.Errorf("GET /: %d, %.200s; want the console's page", resp.StatusCode, body)
+	}
 	if s := stop(); s != 0 {
 		t.Errorf("status %d after the interrupt, want 0", s)
 	}
