@@ -111,16 +111,6 @@ func (b *backend) AppendStreams(ctx context.Context, req evstore.StreamsRequest)
 	return out, nil
 }
 
-// snapshotJSON is a snapshot in the API.
-type snapshotJSON struct {
-	StreamID    string    `json:"stream_id,omitempty"`
-	Projection  string    `json:"projection,omitempty"`
-	Version     int64     `json:"version"`
-	Timestamp   time.Time `json:"timestamp,omitzero"`
-	State       any       `json:"state,omitempty"`
-	StateBase64 string    `json:"state_base64,omitempty"`
-}
-
 // SaveSnapshot implements evstore.Backend: PUT .../snapshots/{projection}.
 func (b *backend) SaveSnapshot(ctx context.Context, snap evstore.Snapshot) error {
 	body := struct {
