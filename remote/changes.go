@@ -19,7 +19,11 @@ import (
 // have come meanwhile. It stops when ctx ends.
 func (b *backend) Changes(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	go b.follow(ctx, ch)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.follow(ctx, ch)
+	}()
 	return ch
 }
 

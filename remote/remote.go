@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-event-sourcing/evstore"
@@ -73,6 +74,7 @@ type backend struct {
 	base   string
 	cfg    config
 	client *http.Client
+	wg     sync.WaitGroup // the live stream's goroutine (Changes)
 }
 
 var (
@@ -87,9 +89,11 @@ func (b *backend) Tracer() evstore.Tracer { return b.cfg.tracer }
 // known to the client.
 func (b *backend) System() string { return "evstore" }
 
-// Close implements evstore.Backend: it closes idle connections. The
-// Store stops the live stream (Changes) before.
+// Close implements evstore.Backend: it waits for the live stream's
+// goroutine, which the Store has stopped by then (it cancels Changes'
+// context), and closes idle connections.
 func (b *backend) Close() error {
+	b.wg.Wait()
 	b.closeIdle()
 	return nil
 }
