@@ -2,7 +2,8 @@
 // workload of py-event-sourcing's benchmark (write, rebuild from every
 // event, snapshot, rebuild from the snapshot) and, as Config asks, the raw
 // driver's baseline, group commit, watch latency and idle cost, fan-out,
-// slow watchers and consumers. "evstore bench" is its command line.
+// slow watchers, consumers and the Dynamic Consistency Boundary (tags,
+// Find and conditional appends). "evstore bench" is its command line.
 //
 // Run prints a report for people as it goes and returns the figures as
 // Results, whose JSON names scripts read.
@@ -14,12 +15,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 )
 
 // Config says what Run measures, and where. DefaultConfig holds the
 // figures "evstore bench" uses when no flag says otherwise.
 type Config struct {
+	// Reference runs the reference workload; DefaultConfig sets it.
+	Reference bool
 	// Events is how many events the reference workload writes to one
 	// stream, in writes of Batch events each (and the slow-watcher phase
 	// too). Keys gives every one an idempotency key.
@@ -69,6 +73,19 @@ type Config struct {
 	// Consume also measures consumers: catch-up against a plain Read of
 	// @all, the latency from Write to Handle, and a standby's takeover.
 	Consume bool
+	// DCB also measures the Dynamic Consistency Boundary, on a store of
+	// its own grown first by Prefill tagged events: for each count of
+	// Clients, enrolment decisions (Courses of Capacity places, Students
+	// who may take StudentLimit courses each; a decision is a Find, a
+	// decision and an append under FailIfMatch, retried on a
+	// ConditionError), and single-event writes untagged, with two tags,
+	// and with two tags under a condition nothing new matches; and bulk
+	// writes untagged and tagged. Each runs for Duration, Rounds times,
+	// interleaved; the medians are reported (Results.DCB).
+	DCB                                       bool
+	Clients                                   []int
+	Courses, Capacity, Students, StudentLimit int
+	Prefill, Rounds                           int
 }
 
 // A Progress hears how far the reference workload's writes have got: a
@@ -88,9 +105,11 @@ func (noProgress) Done()   {}
 
 // DefaultConfig returns the Config of "evstore bench" without flags: a
 // million events in writes of 10,000, with idempotency keys, on a
-// temporary SQLite file, the reference workload only.
+// temporary SQLite file, the reference workload only; and the DCB
+// workload's figures, should DCB be set.
 func DefaultConfig() Config {
 	return Config{
+		Reference:    true,
 		Events:       1_000_000,
 		Batch:        10_000,
 		Keys:         true,
@@ -98,6 +117,12 @@ func DefaultConfig() Config {
 		Duration:     3 * time.Second,
 		Idle:         5 * time.Second,
 		FanoutEvents: 100_000,
+		Clients:      []int{1, 16},
+		Courses:      1000,
+		Capacity:     50,
+		Students:     10_000,
+		StudentLimit: 5,
+		Rounds:       3,
 	}
 }
 
@@ -114,6 +139,12 @@ func (c Config) validate() error {
 		return errors.New("a Config with Watch or Consume needs a ChildCommand")
 	case c.Store != "" && c.DB != "":
 		return errors.New("a Config takes Store or DB, not both")
+	case c.DCB && (len(c.Clients) == 0 || slices.Min(c.Clients) < 1):
+		return errors.New("a Config with DCB needs Clients, each at least 1")
+	case c.DCB && (c.Courses < 1 || c.Capacity < 1 || c.Students < 1 || c.StudentLimit < 1 || c.Rounds < 1 || c.Duration <= 0):
+		return errors.New("a Config with DCB needs Courses, Capacity, Students, StudentLimit, Rounds and Duration above zero")
+	case c.Prefill < 0:
+		return errors.New("a Config's Prefill must not be negative")
 	}
 	return nil
 }
@@ -122,9 +153,10 @@ func (c Config) validate() error {
 // and prints its part of the report.
 type phase func(ctx context.Context, cfg Config, t target, res *Results, out io.Writer) error
 
-// Run runs the reference workload, then the measurements cfg asks for,
-// in the order of Config's fields; it prints a report for people to out
-// as it goes (io.Discard for none) and returns every figure. The files
+// Run runs the reference workload (unless cfg.Reference is false), then
+// the measurements cfg asks for, in the order of Config's fields; it
+// prints a report for people to out as it goes (io.Discard for none) and
+// returns every figure. The files
 // and schemas it makes are gone when it returns, DB's file excepted.
 func Run(ctx context.Context, cfg Config, out io.Writer) (*Results, error) {
 	if err := cfg.validate(); err != nil {
@@ -145,15 +177,19 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Results, error) {
 		on  bool
 		run phase
 	}{
-		{true, reference},
+		{cfg.Reference, reference},
 		{cfg.Baseline, baseline},
 		{cfg.Writers > 0, writers},
 		{cfg.Watch, watch},
 		{cfg.Watchers > 0, fanout},
 		{cfg.Slow > 0, slowWatchers},
 		{cfg.Consume, consume},
+		{cfg.DCB, dcb},
 	}
-	res := &Results{Events: cfg.Events, Batch: cfg.Batch, Keys: cfg.Keys}
+	res := &Results{}
+	if cfg.Reference {
+		res.Events, res.Batch, res.Keys = cfg.Events, cfg.Batch, cfg.Keys
+	}
 	for _, p := range phases {
 		if !p.on {
 			continue
