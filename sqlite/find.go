@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-event-sourcing/evstore"
 	"github.com/go-event-sourcing/evstore/internal/errs"
@@ -26,12 +27,11 @@ func (b *backend) Find(ctx context.Context, q evstore.FindQuery, dst []evstore.S
 		return dst, err
 	}
 	defer put(b.readers, conn)
-	// Criteria come in many shapes: prepared statements are not kept.
-	stmt, _, err := conn.PrepareTransient(query)
+	stmt, done, err := prepareShape(conn, query)
 	if err != nil {
 		return dst, errs.Wrapf("evstore/sqlite", interrupted(ctx, err), "find")
 	}
-	defer stmt.Finalize()
+	defer done()
 	bind(stmt, args)
 	var d decoder
 	n0 := len(dst)
@@ -98,7 +98,7 @@ func buildFind(q evstore.FindQuery, tags bool) (query string, args []any, ok boo
 	if q.Backwards {
 		sb.WriteString(" DESC")
 	}
-	sb.WriteString(" LIMIT ?")
+	sb.WriteString(" LIMIT +?")
 	args = append(args, int64(q.Limit))
 	return sb.String(), args, true
 }
@@ -119,7 +119,7 @@ func criterionSQL(c evstore.Criterion, after, before, max int64, limit int, back
 		sb.WriteString("SELECT t0.seq AS seq FROM evstore_tags t0")
 		for i := 1; i < len(c.Tags); i++ {
 			n := "t" + strconv.Itoa(i)
-			sb.WriteString(" JOIN evstore_tags " + n + " ON " + n + ".seq = t0.seq AND " + n + ".tag = ?")
+			sb.WriteString(" JOIN evstore_tags " + n + " ON " + n + ".seq = t0.seq AND " + n + ".tag = +?")
 			w.args = append(w.args, c.Tags[i])
 		}
 		if len(c.Types) > 0 {
@@ -128,7 +128,7 @@ func criterionSQL(c evstore.Criterion, after, before, max int64, limit int, back
 				w.args = append(w.args, t)
 			}
 		}
-		w.add("t0.tag = ?", c.Tags[0])
+		w.add("t0.tag = +?", c.Tags[0])
 	case len(c.Types) > 0:
 		sb.WriteString("SELECT id AS seq FROM events")
 		types := make([]any, len(c.Types))
@@ -140,13 +140,13 @@ func criterionSQL(c evstore.Criterion, after, before, max int64, limit int, back
 		sb.WriteString("SELECT id AS seq FROM events")
 	}
 	if after > 0 {
-		w.add(seq+" > ?", after)
+		w.add(seq+" > +?", after)
 	}
 	if before > 0 {
-		w.add(seq+" < ?", before)
+		w.add(seq+" < +?", before)
 	}
 	if max > 0 {
-		w.add(seq+" <= ?", max)
+		w.add(seq+" <= +?", max)
 	}
 	if len(w.conds) > 0 {
 		sb.WriteString(" WHERE " + strings.Join(w.conds, " AND "))
@@ -155,14 +155,51 @@ func criterionSQL(c evstore.Criterion, after, before, max int64, limit int, back
 	if backwards {
 		sb.WriteString(" DESC")
 	}
-	sb.WriteString(" LIMIT ?")
+	sb.WriteString(" LIMIT +?")
 	w.args = append(w.args, int64(limit))
 	return sb.String(), w.args, true
 }
 
-// placeholders returns n comma-separated question marks.
+// Find's and the conditions' SQL depends on the criteria's shape (how
+// many criteria, tags and types), not on their values, so each shape is
+// kept prepared on each connection: compiling it for every call cost
+// conditional appends half their rate. Parameters are written +? (as in
+// read.go) so that binding them never makes SQLite compile the statement
+// again. Past maxShapes distinct texts, a new one is compiled for its
+// call only, so that odd criteria cannot grow every connection's cache.
+const maxShapes = 64
+
+var shapes = struct {
+	sync.Mutex
+	known map[string]bool
+}{known: map[string]bool{}}
+
+// prepareShape returns query prepared on conn, and what to call when the
+// statement is done with.
+func prepareShape(conn *sqlite.Conn, query string) (*sqlite.Stmt, func(), error) {
+	shapes.Lock()
+	keep := shapes.known[query]
+	if !keep && len(shapes.known) < maxShapes {
+		shapes.known[query], keep = true, true
+	}
+	shapes.Unlock()
+	if keep {
+		stmt, err := conn.Prepare(query)
+		if err != nil {
+			return nil, nil, err
+		}
+		return stmt, func() { stmt.Reset() }, nil
+	}
+	stmt, _, err := conn.PrepareTransient(query)
+	if err != nil {
+		return nil, nil, err
+	}
+	return stmt, func() { stmt.Finalize() }, nil
+}
+
+// placeholders returns n comma-separated parameters, +? each.
 func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+	return strings.TrimSuffix(strings.Repeat("+?,", n), ",")
 }
 
 // firstMatch returns the Sequence of the first event above after that c
@@ -176,11 +213,11 @@ func firstMatch(conn *sqlite.Conn, c evstore.Criteria, after int64, tags bool) (
 	}
 	// Only the id is wanted: the rows' other columns cost little at
 	// LIMIT 1, and one builder serves both.
-	stmt, _, err := conn.PrepareTransient(query)
+	stmt, done, err := prepareShape(conn, query)
 	if err != nil {
 		return 0, err
 	}
-	defer stmt.Finalize()
+	defer done()
 	bind(stmt, args)
 	row, err := stmt.Step()
 	if err != nil || !row {
