@@ -331,8 +331,12 @@ func TestDeleteOtherStore(t *testing.T) {
 	schema := testSchema(t)
 	a, b := testStore(t, schema, nil), testStore(t, schema, nil, WithPollInterval(50*time.Millisecond))
 	live := make(chan evstore.StoredEvent, 16)
+	// The handle is taken here, before anything is written: Watch starts
+	// at its Version, and a goroutine scheduled late must not start
+	// after the tombstone.
+	all := mustStream(t, b, evstore.All)
 	go func() {
-		for e, err := range mustStream(t, b, evstore.All).Watch(ctx) {
+		for e, err := range all.Watch(ctx) {
 			if err != nil {
 				return
 			}

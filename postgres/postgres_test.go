@@ -208,8 +208,9 @@ func TestListenerReconnects(t *testing.T) {
 	watched := testStore(t, schema, nil, WithPollInterval(time.Minute), WithLogger(logs.Logger()))
 	writer := mustStream(t, testStore(t, schema, nil), "s")
 	got := make(chan evstore.StoredEvent, 100)
+	all := mustStream(t, watched, evstore.All) // before any write: Watch starts at its Version
 	go func() {
-		for e, err := range mustStream(t, watched, evstore.All).Watch(ctx) {
+		for e, err := range all.Watch(ctx) {
 			if err != nil {
 				return
 			}

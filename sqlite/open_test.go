@@ -104,8 +104,9 @@ func TestTwoStoresOneFile(t *testing.T) {
 	defer cancel()
 	got := make(chan evstore.StoredEvent, 100)
 	done := make(chan error, 1)
+	all := stream(t, b, evstore.All) // before any write: Watch starts at its Version
 	go func() {
-		for e, err := range stream(t, b, evstore.All).Watch(wctx) {
+		for e, err := range all.Watch(wctx) {
 			if err != nil {
 				done <- err
 				return
