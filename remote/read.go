@@ -28,6 +28,19 @@ type page struct {
 	MaxSequence int64             `json:"max_sequence"`
 }
 
+// appendTo appends the page's events to dst, and reports whether the
+// server has more after them.
+func (p *page) appendTo(dst []evstore.StoredEvent) ([]evstore.StoredEvent, bool, error) {
+	for _, j := range p.Events {
+		e, err := stored(j)
+		if err != nil {
+			return dst, false, err
+		}
+		dst = append(dst, e)
+	}
+	return dst, p.More && len(p.Events) > 0, nil
+}
+
 // Read implements evstore.Backend: GET .../events, again while the
 // server says there is more (a page stops short at 4 MiB of JSON) and q
 // wants more.
@@ -50,20 +63,14 @@ func (b *backend) Read(ctx context.Context, q evstore.Query, dst []evstore.Store
 			v.Set("filter_json", filter)
 		}
 		var p page
-		if _, err := b.do(ctx, http.MethodGet, b.path("streams", q.StreamID, "events")+"?"+v.Encode(), nil, &p); err != nil {
+		if _, err = b.do(ctx, http.MethodGet, b.path("streams", q.StreamID, "events")+"?"+v.Encode(), nil, &p); err != nil {
 			return dst, err
 		}
-		for _, j := range p.Events {
-			e, err := stored(j)
-			if err != nil {
-				return dst, err
-			}
-			dst = append(dst, e)
+		var more bool
+		if dst, more, err = p.appendTo(dst); err != nil || !more {
+			return dst, err
 		}
 		got += len(p.Events)
-		if !p.More || len(p.Events) == 0 {
-			return dst, nil
-		}
 		last := p.Events[len(p.Events)-1]
 		pos := last.Version
 		if q.StreamID == evstore.All {
@@ -225,20 +232,15 @@ func (b *backend) Find(ctx context.Context, q evstore.FindQuery, dst []evstore.S
 			Backwards   bool            `json:"backwards,omitempty"`
 		}{criteriaJSON(q.Criteria), q.After, q.Before, q.MaxSequence, q.Limit - got, q.Backwards}
 		var p page
-		if _, err := b.do(ctx, http.MethodPost, b.base+"/api/find", body, &p); err != nil {
+		var err error
+		if _, err = b.do(ctx, http.MethodPost, b.base+"/api/find", body, &p); err != nil {
 			return dst, err
 		}
-		for _, j := range p.Events {
-			e, err := stored(j)
-			if err != nil {
-				return dst, err
-			}
-			dst = append(dst, e)
+		var more bool
+		if dst, more, err = p.appendTo(dst); err != nil || !more {
+			return dst, err
 		}
 		got += len(p.Events)
-		if !p.More || len(p.Events) == 0 {
-			return dst, nil
-		}
 		if last := p.Events[len(p.Events)-1].Sequence; q.Backwards {
 			q.Before = last
 		} else {
