@@ -79,11 +79,7 @@ func NewBoundary[S, C, E any](store *evstore.Store, d BoundaryDecider[S, C, E], 
 	case d.Query == nil || d.Evolve == nil || d.Decide == nil || d.Place == nil:
 		panic("aggregate: NewBoundary with a BoundaryDecider whose Query, Evolve, Decide or Place is nil")
 	}
-	cfg := config{maxAttempts: DefaultMaxAttempts, backoffBase: backoffBase, backoffMax: backoffMax}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	return &BoundaryHandler[S, C, E]{store: store, d: d, c: c, cfg: cfg}
+	return &BoundaryHandler[S, C, E]{store: store, d: d, c: c, cfg: newConfig(opts)}
 }
 
 // CommandTag is the tag a BoundaryHandler puts on the events of a command

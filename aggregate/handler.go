@@ -83,6 +83,12 @@ func New[S, C, E any](store *evstore.Store, d Decider[S, C, E], c codec.Codec[E]
 	case d.Evolve == nil || d.Decide == nil:
 		panic("aggregate: New with a Decider whose Evolve or Decide is nil")
 	}
+	return &Handler[S, C, E]{store: store, d: d, c: c, cfg: newConfig(opts)}
+}
+
+// newConfig returns the defaults with opts applied: New's and
+// NewBoundary's.
+func newConfig(opts []Option) config {
 	cfg := config{
 		maxAttempts: DefaultMaxAttempts,
 		projection:  DefaultSnapshotProjection,
@@ -92,7 +98,7 @@ func New[S, C, E any](store *evstore.Store, d Decider[S, C, E], c codec.Codec[E]
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Handler[S, C, E]{store: store, d: d, c: c, cfg: cfg}
+	return cfg
 }
 
 // initial returns the state of a stream with no events.
@@ -306,7 +312,7 @@ func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C, o
 			if attempt >= h.cfg.maxAttempts {
 				return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: %d attempts, each met a concurrent write: %w", streamID, attempt, err)
 			}
-			if err := h.backoff(ctx, attempt); err != nil {
+			if err := backoff(ctx, h.cfg, attempt); err != nil {
 				return Result[S, E]{}, fmt.Errorf("aggregate: handle on %q: waiting to retry after a conflict: %w", streamID, err)
 			}
 			continue
@@ -403,10 +409,6 @@ func (h *Handler[S, C, E]) encode(events []E, hc *handleConfig) ([]evstore.Candi
 
 // backoff sleeps before retry attempt+1: between half and all of
 // base << (attempt-1), capped at max.
-func (h *Handler[S, C, E]) backoff(ctx context.Context, attempt int) error {
-	return backoff(ctx, h.cfg, attempt)
-}
-
 func backoff(ctx context.Context, cfg config, attempt int) error {
 	d := cfg.backoffMax
 	if shift := attempt - 1; shift < 30 && cfg.backoffBase<<shift < d {
